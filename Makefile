@@ -1,0 +1,42 @@
+# fer-repro: every target a new user needs. `make reproduce` and `make test` set up the
+# environment themselves; `setup` is idempotent and returns at once when nothing changed.
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+# smoke: embedded synthetic data or small subsets, minutes on a CPU.  full: the papers' budgets (GPU).
+PROFILE     ?= smoke
+# Where the datasets live (see README, "Data"). Empty: FER_DATA_DIR from the environment, then ./data.
+DATA_DIR    ?=
+NOTEBOOKS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup test reproduce report lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+reproduce: setup
+	$(PY) -m fer_lib reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
+
+report: setup
+	$(PY) -m fer_lib report
+
+bench: setup
+	$(PY) -m fer_lib bench
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,3 @@
+from fer_lib.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Shared fixtures: real data location, an isolated results directory, quiet threads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _real_data_dir() -> Path | None:
+    env = os.environ.get("FER_DATA_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for path in candidates:
+        if (path / "fer2013.npz").exists() or (path / "fer2013.csv").exists():
+            return path.resolve()
+    return None
+
+
+REAL_DATA_DIR = _real_data_dir()
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The directory holding the real datasets; skips the test when there is none."""
+    if REAL_DATA_DIR is None:
+        pytest.skip("real datasets not found: set FER_DATA_DIR (see README, 'Data')")
+    return REAL_DATA_DIR
+
+
+@pytest.fixture(autouse=True)
+def isolated_results(tmp_path_factory, monkeypatch):
+    """Tests never write into the project's results/ or prepared caches."""
+    monkeypatch.setenv("FER_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("prepared")))
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
