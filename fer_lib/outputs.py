@@ -44,3 +44,24 @@ def save_figure(fig, section: str, name: str, dpi: int = 120) -> Path:
     fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     os.replace(tmp, path)
     return path
+
+
+def save_note(section: str, text: str, name: str = "notes") -> Path:
+    """Save a short Markdown note (what ran, on which data, what was unavailable) shown in the report."""
+    path = section_dir(section) / f"{name}.md"
+    atomic_write_text(path, text.rstrip() + "\n")
+    return path
+
+
+def record_runs(section: str, run_dirs) -> Path:
+    """List the run directories a section's tables and figures were computed from (linked in the report)."""
+    import json
+
+    root = results_dir()
+    rels = []
+    for run_dir in run_dirs:
+        path = Path(run_dir).resolve()
+        rels.append(str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
+    path = section_dir(section) / "runs.json"
+    atomic_write_text(path, json.dumps(sorted(set(rels)), indent=1) + "\n")
+    return path

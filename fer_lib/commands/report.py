@@ -1,0 +1,15 @@
+"""`report`: rebuild results/index.html and results/index.md from what the notebooks saved."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("report", help="rebuild results/index.html (+ index.md)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args) -> int:
+    from fer_lib.report import build_report
+
+    print(build_report())
+    return 0

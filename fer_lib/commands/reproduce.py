@@ -1,0 +1,21 @@
+"""`reproduce`: run the numbered notebooks with papermill and write results/index.html."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("reproduce", help="run every numbered notebook, then build the report")
+    parser.add_argument("--profile", default="smoke", choices=["smoke", "full"],
+                        help="smoke: embedded data / small budgets (CPU minutes); full: the papers' budgets (GPU)")
+    parser.add_argument("--data-dir", default=None, help="dataset directory (default: $FER_DATA_DIR, then ./data)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", default=None, metavar="NN", help="run only notebooks starting with these prefixes")
+    parser.add_argument("--no-report", action="store_true", help="skip building results/index.html")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args) -> int:
+    from fer_lib.reproduce import run_notebooks
+
+    return run_notebooks(profile=args.profile, data_dir=args.data_dir, seed=args.seed,
+                         only=args.only, build_report=not args.no_report)

@@ -1,0 +1,98 @@
+"""results/index.html (+ index.md): every table and figure, grouped by paper, linked to run manifests."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from fer_lib.outputs import atomic_write_text
+from fer_lib.paths import results_dir
+
+# (group title, notebook sections in it); the verdicts come first.
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Verdicts: which published claims hold up", ("12_comparison",)),
+    ("Data", ("01_data_exploration", "02_balancing")),
+    ("P3 — ResNet-50 on FER2013, balancing vs class weights", ("03_resnet50_fer2013",)),
+    ("P1 — Swin-SE-ResNet", ("04_swin_se_resnet",)),
+    ("P2 — LC2FER (ConvNeXt V2 configurations)", ("05_lc2fer",)),
+    ("P4 — Swin + SPST + EMA", ("06_swin_spst_ema",)),
+    ("Across papers: ablations, analysis, cross-dataset", ("07_ablations", "08_analysis", "09_cross_dataset")),
+    ("Model complexity and speed", ("10_model_complexity", "11_benchmarks")),
+)
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
+h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;font-size:13px}.missing{color:#a33}
+nav a{margin-right:1em}"""
+
+
+def _section_items(section_dir: Path) -> tuple[list[Path], list[Path], list[Path], list[str]]:
+    notes = sorted(section_dir.glob("*.md"))
+    notes = [p for p in notes if not (p.with_suffix(".csv")).exists()]
+    tables = sorted(section_dir.glob("*.csv"))
+    figures = sorted(section_dir.glob("*.png"))
+    runs_file = section_dir / "runs.json"
+    runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    # the verdict table leads its section
+    tables.sort(key=lambda p: (not p.stem.startswith("verdict"), p.stem))
+    return notes, tables, figures, runs
+
+
+def _title(stem: str) -> str:
+    return stem.replace("_", " ").capitalize()
+
+
+def build_report(root: Path | None = None) -> Path:
+    """Write index.html and index.md under results/ from whatever the notebooks saved; returns the HTML path."""
+    root = root or results_dir()
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body, md = [], [f"# fer-repro results\n\nGenerated {stamp}. Every number below was computed by the study's "
+                    "code from the run records linked in each section.\n"]
+    nav = []
+    for group_index, (group, sections) in enumerate(GROUPS):
+        anchor = f"g{group_index}"
+        nav.append(f'<a href="#{anchor}">{html.escape(group.split(" — ")[0].split(":")[0])}</a>')
+        body.append(f'<h2 id="{anchor}">{html.escape(group)}</h2>')
+        md.append(f"\n## {group}\n")
+        for section in sections:
+            section_dir = root / section
+            notebook = root / "notebooks" / f"{section}.ipynb"
+            nb_link = f' <a class="meta" href="notebooks/{section}.ipynb">(executed notebook)</a>' if notebook.exists() else ""
+            body.append(f"<h3>{html.escape(section)}{nb_link}</h3>")
+            md.append(f"\n### {section}\n")
+            if not section_dir.is_dir():
+                body.append('<p class="missing">Not generated yet: run <code>make reproduce</code>.</p>')
+                md.append("\n_Not generated yet: run `make reproduce`._\n")
+                continue
+            notes, tables, figures, runs = _section_items(section_dir)
+            for note in notes:
+                text = note.read_text()
+                body.append(f"<pre>{html.escape(text)}</pre>")
+                md.append(f"\n{text}\n")
+            for table in tables:
+                df = pd.read_csv(table)
+                rel = table.relative_to(root)
+                body.append(f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>')
+                body.append(df.to_html(index=False, na_rep="", border=0, escape=True))
+                md.append(f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
+            for figure in figures:
+                rel = figure.relative_to(root)
+                body.append(f'<figure><img src="{rel}" alt="{html.escape(figure.stem)}">'
+                            f"<figcaption>{html.escape(_title(figure.stem))}</figcaption></figure>")
+                md.append(f"\n![{figure.stem}]({rel})\n")
+            if runs:
+                links = ", ".join(f'<a href="{r}/manifest.json">{html.escape(Path(r).name)}</a>' for r in runs)
+                body.append(f'<p class="meta">Run manifests: {links}</p>')
+                md.append("\nRun manifests: " + ", ".join(f"[{Path(r).name}]({r}/manifest.json)" for r in runs) + "\n")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>fer-repro results</title><style>{_CSS}</style>"
+            f"</head><body><h1>fer-repro results</h1><p class='meta'>Generated {stamp}. Every number was computed by "
+            f"the study's code from the run records linked in each section.</p><nav>{''.join(nav)}</nav>"
+            + "\n".join(body) + "</body></html>\n")
+    atomic_write_text(root / "index.html", page)
+    atomic_write_text(root / "index.md", "\n".join(md))
+    return root / "index.html"

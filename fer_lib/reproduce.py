@@ -1,0 +1,66 @@
+"""Run every numbered notebook headlessly with papermill, in order, then build the report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from fer_lib.paths import PROJECT_ROOT, results_dir
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+
+
+def numbered_notebooks(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The notebooks `NN_name.ipynb` in order; `only` keeps those whose name starts with an entry."""
+    books = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        chosen = [b for b in books if any(b.stem.startswith(prefix) for prefix in only)]
+        if not chosen:
+            raise ValueError(f"no notebook matches {only}; available: {[b.stem for b in books]}")
+        books = chosen
+    return books
+
+
+def notebook_parameters(path: Path, wanted: dict) -> dict:
+    """The subset of `wanted` that the notebook's `parameters` cell declares."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(path))
+    return {key: value for key, value in wanted.items() if key in declared}
+
+
+def run_notebooks(profile: str = "smoke", data_dir: str | None = None, seed: int = 0,
+                  only: list[str] | None = None, build_report: bool = True,
+                  notebook_dir: Path = NOTEBOOK_DIR) -> int:
+    """Execute the notebooks; stop at the first failure (return 1) and name it. Returns 0 on success."""
+    import papermill
+
+    out_dir = results_dir() / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {"profile": profile, "data_dir": data_dir, "seed": seed}
+    timings = []
+    for book in numbered_notebooks(only, notebook_dir):
+        params = notebook_parameters(book, wanted)
+        print(f"[reproduce] {book.stem}  {params}", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(book), str(out_dir / book.name), parameters=params, kernel_name="python3",
+                cwd=str(notebook_dir), progress_bar=False, request_save_on_cell_execute=True,
+            )
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+            print(f"[reproduce] FAILED: notebook {book.name} ({type(err).__name__}); "
+                  f"its executed copy with the error is {out_dir / book.name}", file=sys.stderr)
+            print(str(err)[-3000:], file=sys.stderr)
+            return 1
+        timings.append((book.stem, time.perf_counter() - start))
+        print(f"[reproduce] {book.stem} done in {timings[-1][1]:.0f} s", flush=True)
+    if build_report:
+        from fer_lib.report import build_report as _build
+
+        html = _build()
+        print(f"[reproduce] report: {html}")
+    total = sum(seconds for _, seconds in timings)
+    print(f"[reproduce] {len(timings)} notebooks in {total:.0f} s (profile={profile})")
+    return 0
