@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	@# MTCNN for `fer_lib live`: facenet-pytorch's metadata pins torch<2.3, but its MTCNN is plain
+	@# torch and runs on current releases, so it is installed without its (outdated) pins.
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
