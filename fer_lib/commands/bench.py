@@ -1,0 +1,58 @@
+"""`python -m fer_lib bench`: training throughput of each paper's model, ours vs upper bound vs the usual pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    """Add `bench [--models NAME ...] [--device D] [--steps N] [--warmup N] [--batch N] [--quick] ...`."""
+    parser = subparsers.add_parser(
+        "bench", help="training/inference throughput: upper bound vs our data path vs the usual DataLoader pipeline",
+        description="Writes results/bench/<device>.csv (+ _ratios.csv, .md, .manifest.json). On CPU the quick "
+                    "settings are always used (minutes on a 2-core machine).")
+    parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
+                        help="paper tags (P1..P4), experiment configs or model names (default: the four papers' "
+                             "models at their paper input sizes)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per configuration")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed warm-up steps per configuration")
+    parser.add_argument("--batch", type=int, default=None, help="training batch size for every model")
+    parser.add_argument("--quick", action="store_true", help="fewer steps on CUDA (CPU is always quick)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of the training process (default on CPU: 1)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="DataLoader workers of the usual pipeline (default: min(4, cpu count))")
+    parser.add_argument("--no-inference", dest="inference", action="store_false", help="skip inference timing")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="do not profile cases that miss their CPU target")
+    parser.add_argument("--out", default=None, help="output directory (default: results/bench)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.set_defaults(handler=_run)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fer_lib.bench import run_benchmark, write_results
+
+    result = run_benchmark(args.models, args.device, steps=args.steps, warmup=args.warmup, batch=args.batch,
+                           quick=args.quick, threads=args.threads, num_workers=args.workers,
+                           inference=args.inference, profile_missed=args.profile, seed=args.seed, log=_log)
+    paths = write_results(result, args.out)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        shown = result.rows[["paper", "model", "input_size", "pipeline", "batch", "precision", "img_per_s",
+                             "step_ms_median", "peak_mem_mb"]]
+        print(shown.round(2).to_string(index=False))
+        print()
+        print(result.ratios.drop(columns=["device_type"]).round(3).to_string(index=False))
+    print(f"\nwall {result.manifest['wall_s']} s on {result.manifest['device']}")
+    for path in paths.values():
+        print(path)
+    return 0

@@ -1,0 +1,57 @@
+"""`data`: list the registered datasets, describe one (split x class counts as CSV)."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="datasets: list, describe")
+    sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    lister = sub.add_parser("list", help="registered datasets, where their files go, and whether they are present")
+    lister.add_argument("--data-dir", default=None, help="data directory (default: $FER_DATA_DIR, else ./data)")
+    lister.set_defaults(handler=_list)
+
+    describe = sub.add_parser("describe", help="print CSV split,class,count for a dataset")
+    describe.add_argument("name", help="dataset name (see `data list`)")
+    describe.add_argument("--data-dir", default=None, help="data directory (default: $FER_DATA_DIR, else ./data)")
+    describe.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                          help="loader option, e.g. -o classes=7 for ferplus (repeatable; JSON values)")
+    describe.set_defaults(handler=_describe)
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"option {pair!r} must look like KEY=VALUE")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _describe(args) -> int:
+    from fer_lib.data import load_dataset
+
+    ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
+    print(ds.counts().to_csv(index=False), end="")
+    return 0
+
+
+def _list(args) -> int:
+    from fer_lib.data import dataset_spec, list_datasets
+    from fer_lib.paths import data_dir
+
+    root = data_dir(args.data_dir)
+    print("name,prepared_file,present,description")
+    for name in list_datasets():
+        spec = dataset_spec(name)
+        present = "embedded" if name == "synthetic" else (
+            "prepared" if spec.prepared_file and (root / spec.prepared_file).is_file() else "try describe")
+        print(f"{name},{spec.prepared_file or ''},{present},\"{spec.description}\"")
+    print(f"# data dir: {root}")
+    return 0

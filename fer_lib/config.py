@@ -1,0 +1,233 @@
+"""Experiment configs: one YAML per experiment under fer_lib/configs/, with profiles and inheritance.
+
+`load_config(name)` reads `fer_lib/configs/<name>.yaml` (or a path), follows its `base:` chain
+(deep merge, child wins), merges `profiles.<profile>` on top, then `overrides`, and validates every
+key against SCHEMA (an unknown key is a ValueError naming it and the file). Mappings merge key by
+key, except the keys in REPLACE_KEYS (`splits`, `options`, `balance`), which a later layer replaces
+whole, so a profile can swap `data.splits` or `data.options` without inheriting stale entries.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+PROFILES = ("smoke", "full")
+REPLACE_KEYS = frozenset({"splits", "options", "balance"})
+FREE_KEYS = frozenset({"options", "splits", "resample"})  # free-form mappings: their keys are not checked
+
+# Every key a config may hold, with its default. Nested dicts are sections; None means "no default".
+SCHEMA: dict[str, Any] = {
+    "experiment": None,
+    "paper": None,
+    "description": "",
+    "abstract": False,  # a base config that only other configs inherit from; not runnable
+    "model": {"name": None, "options": {}, "pretrained": False},
+    "data": {
+        "dataset": None,
+        "options": {},
+        "input_size": None,
+        "mean": IMAGENET_MEAN,
+        "std": IMAGENET_STD,
+        "splits": None,
+        "max_samples": {"train": None, "val": None, "test": None},  # cap per split (smoke runs)
+    },
+    "augment": {
+        "hflip": 0.0, "rotate_deg": 0.0, "translate": 0.0, "zoom": 0.0,
+        "brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0,
+        "blur": None,  # {kernel: int, sigma: [lo, hi], p: float}
+    },
+    "balance": {"class_weights": None, "resample": None, "copy_augment": None},
+    "loss": {"name": "cross_entropy", "label_smoothing": 0.0},
+    "optim": {"name": "adam", "lr": 1.0e-3, "weight_decay": 0.0, "momentum": 0.9, "betas": [0.9, 0.999]},
+    "schedule": {"name": "none", "step_size": 10, "gamma": 0.1, "min_lr": 0.0},
+    "train": {
+        "batch_size": 32,
+        "epochs": 1,
+        "early_stopping": {"metric": "val_acc", "patience": None},
+        "select": "val_acc",
+        "amp": "auto",            # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | off
+        "channels_last": "auto",  # auto (on CUDA) | true | false
+        "compile": False,
+        "grad_clip": None,
+        "eval_batch_size": 256,
+    },
+    "evaluate": {"include_train": False, "bootstrap": 1000},
+    "seeds": [0],
+}
+BLUR_KEYS = {"kernel", "sigma", "p"}
+AUGMENT_KEYS = set(SCHEMA["augment"])
+ENUMS = {
+    ("loss", "name"): {"cross_entropy"},
+    ("optim", "name"): {"adam", "adamw", "sgd"},
+    ("schedule", "name"): {"none", "step", "cosine"},
+    ("train", "amp"): {"auto", "bf16", "fp16", "off"},
+    ("balance", "class_weights"): {None, "inverse_frequency", "inverse_sqrt_frequency", "none"},  # fer_lib.data.class_weights
+}
+METRICS = {"val_acc", "val_loss", "val_f1_weighted"}
+
+
+def list_configs(include_abstract: bool = False) -> list[str]:
+    """Names of the experiment configs in fer_lib/configs (abstract bases excluded unless asked)."""
+    names = []
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        if include_abstract or not _read_yaml(path).get("abstract", False):
+            names.append(path.stem)
+    return names
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """The YAML file for a config name (fer_lib/configs/<name>.yaml) or an explicit path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+        return candidate.resolve()
+    path = CONFIG_DIR / f"{candidate.stem if candidate.suffix in ('.yaml', '.yml') else name_or_path}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no experiment config {str(name_or_path)!r}: expected {path} "
+                                f"(available: {', '.join(list_configs())})")
+    return path
+
+
+def deep_merge(base: dict, top: dict, replace: frozenset = REPLACE_KEYS) -> dict:
+    """A new dict: `top` merged into `base` recursively; keys in `replace` are replaced whole."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in replace:
+            out[key] = deep_merge(out[key], value, replace)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def expand_dotted(overrides: dict | None) -> dict:
+    """{"train.epochs": 3} -> {"train": {"epochs": 3}} (plain nested dicts pass through)."""
+    out: dict = {}
+    for key, value in (overrides or {}).items():
+        parts = str(key).split(".")
+        layer = {parts[-1]: value}
+        for part in reversed(parts[:-1]):
+            layer = {part: layer}
+        out = deep_merge(out, layer)
+    return out
+
+
+def load_config(name_or_path: str | Path, profile: str = "smoke", overrides: dict | None = None) -> dict:
+    """The fully merged, validated config of one experiment for a profile ("smoke" or "full")."""
+    path = config_path(name_or_path)
+    raw = _resolve_bases(path, seen=())
+    profiles = raw.pop("profiles", {}) or {}
+    for prof_name, prof in profiles.items():
+        _check_keys(prof or {}, SCHEMA, f"{path.name}: profiles.{prof_name}")
+    if profile not in profiles and profile != "full":
+        raise ValueError(f"{path.name}: no profile {profile!r} (has: {', '.join(profiles) or 'none'})")
+    merged = deep_merge(raw, profiles.get(profile) or {})
+    over = expand_dotted(overrides)
+    _check_keys(over, SCHEMA, f"{path.name}: overrides")
+    merged = deep_merge(merged, over)
+    merged = deep_merge(_defaults(), merged, replace=frozenset())  # fill every key the file leaves out
+    merged.pop("base", None)
+    merged["profile"] = profile
+    validate(merged, where=path.name)
+    return merged
+
+
+def validate(cfg: dict, where: str = "config") -> None:
+    """Raise ValueError naming the first unknown key or invalid value in a merged config."""
+    body = {k: v for k, v in cfg.items() if k != "profile"}
+    _check_keys(body, SCHEMA, where)
+    if cfg.get("abstract"):
+        raise ValueError(f"{where}: is an abstract base config; run a config that inherits from it")
+    for key in ("experiment", "paper"):
+        if not cfg.get(key):
+            raise ValueError(f"{where}: missing required key {key!r}")
+    if not cfg["model"].get("name"):
+        raise ValueError(f"{where}: missing model.name")
+    data = cfg["data"]
+    if not data.get("dataset"):
+        raise ValueError(f"{where}: missing data.dataset")
+    if not isinstance(data.get("input_size"), int) or data["input_size"] < 8:
+        raise ValueError(f"{where}: data.input_size must be an integer >= 8, got {data.get('input_size')!r}")
+    if not isinstance(data.get("splits"), dict):
+        raise ValueError(f"{where}: data.splits must be a mapping (see fer_lib.data.split_indices)")
+    for key in ("mean", "std"):
+        if len(data[key]) != 3:
+            raise ValueError(f"{where}: data.{key} needs 3 values, got {data[key]!r}")
+    for (section, key), allowed in ENUMS.items():
+        if cfg[section].get(key) not in allowed:
+            raise ValueError(f"{where}: {section}.{key}={cfg[section].get(key)!r} is not one of "
+                             f"{sorted(a for a in allowed if a is not None)}")
+    balance = cfg["balance"]
+    if balance.get("class_weights") and balance.get("resample"):
+        raise ValueError(f"{where}: balance has both class_weights and resample; choose one")
+    for name, recipe in (("augment", cfg["augment"]), ("balance.copy_augment", balance.get("copy_augment"))):
+        if recipe is None:
+            continue
+        unknown = set(recipe) - AUGMENT_KEYS
+        if unknown:
+            raise ValueError(f"{where}: unknown key {name}.{sorted(unknown)[0]!r} (known: {sorted(AUGMENT_KEYS)})")
+        blur = recipe.get("blur")
+        if blur is not None and set(blur) - BLUR_KEYS:
+            raise ValueError(f"{where}: unknown key {name}.blur.{sorted(set(blur) - BLUR_KEYS)[0]!r}")
+    train = cfg["train"]
+    for metric in (train["select"], train["early_stopping"]["metric"]):
+        if metric not in METRICS:
+            raise ValueError(f"{where}: metric {metric!r} is not one of {sorted(METRICS)}")
+    if not isinstance(train["epochs"], int) or train["epochs"] < 1:
+        raise ValueError(f"{where}: train.epochs must be a positive integer")
+    if not isinstance(train["batch_size"], int) or train["batch_size"] < 1:
+        raise ValueError(f"{where}: train.batch_size must be a positive integer")
+    if cfg["schedule"]["name"] == "step" and not cfg["schedule"].get("step_size"):
+        raise ValueError(f"{where}: schedule step needs step_size")
+    if not cfg["seeds"] or not all(isinstance(s, int) for s in cfg["seeds"]):
+        raise ValueError(f"{where}: seeds must be a non-empty list of integers")
+
+
+def _defaults() -> dict:
+    return copy.deepcopy(SCHEMA)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: invalid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: an experiment config must be a mapping at top level")
+    return data
+
+
+def _resolve_bases(path: Path, seen: tuple[Path, ...]) -> dict:
+    if path in seen:
+        chain = " -> ".join(p.stem for p in (*seen, path))
+        raise ValueError(f"config inheritance cycle: {chain}")
+    raw = _read_yaml(path)
+    _check_keys({k: v for k, v in raw.items() if k not in ("profiles", "base")}, SCHEMA, path.name)
+    base = raw.get("base")
+    if not base:
+        return raw
+    parent = _resolve_bases(config_path(base), (*seen, path))
+    parent.pop("abstract", None)  # inheriting from an abstract base makes a concrete config
+    merged = deep_merge(parent, {k: v for k, v in raw.items() if k != "base"})
+    return merged
+
+
+def _check_keys(data: dict, schema: dict, where: str, prefix: str = "") -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key in ("profiles", "base") and not prefix:
+            continue
+        if key not in schema:
+            raise ValueError(f"{where}: unknown config key {dotted!r} (known here: {', '.join(sorted(schema))})")
+        sub = schema[key]
+        if key in FREE_KEYS or not isinstance(sub, dict) or not sub:
+            continue
+        if isinstance(value, dict):
+            if key == "augment" or key == "copy_augment":
+                continue  # checked in validate() (blur has its own keys)
+            _check_keys(value, sub, where, f"{dotted}.")

@@ -1,0 +1,323 @@
+"""Run records: results/runs/<experiment>/<run_id>/ with manifest, history, metrics and checkpoints.
+
+Layout (see the project contract):
+    manifest.json   written at start (status "running"), updated every epoch and at the end
+                    ("complete"); a run stopped by an error or Ctrl-C is marked "interrupted"
+    history.csv     one row per epoch
+    metrics.json    {split: compute_metrics(...)} for the held-out splits, from the best checkpoint
+    confusion_<split>.csv, predictions_<split>.csv, figures/*.png
+    checkpoints/best.pt, checkpoints/last.pt (git-ignored)
+Every file is written atomically (temp file + os.replace). Tables and verdicts elsewhere are computed
+from these records only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer_lib.outputs import atomic_write_text
+from fer_lib.paths import PROJECT_ROOT, results_dir
+
+MANIFEST = "manifest.json"
+HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1_weighted",
+                   "epoch_s", "img_per_s"]
+
+
+# ---------------------------------------------------------------- small utilities
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def runs_root(root: str | Path | None = None) -> Path:
+    """Where run directories live: `root`, else results_dir()/runs."""
+    return Path(root) if root else results_dir() / "runs"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write JSON (numpy scalars and paths are converted)."""
+    atomic_write_text(Path(path), json.dumps(obj, indent=1, default=_json_default) + "\n")
+
+
+def write_csv(path: Path, df: pd.DataFrame, index: bool = False) -> None:
+    """Atomically write a DataFrame as CSV."""
+    atomic_write_text(Path(path), df.to_csv(index=index))
+
+
+def save_torch(path: Path, obj: Any) -> None:
+    """Atomically torch.save `obj` to `path`."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def git_info(repo: Path = PROJECT_ROOT) -> dict:
+    """{commit, dirty} of the repository holding the code ("unknown" outside git)."""
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain"],
+                                capture_output=True, text=True, timeout=20, check=True).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": "unknown"}
+
+
+def device_name(device) -> str:
+    """Human-readable device: the CUDA device name, or the CPU model and thread count."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu} CPU ({torch.get_num_threads()} threads)"
+
+
+def library_versions() -> dict:
+    """Versions of the libraries a run depends on."""
+    import torch
+    import torchvision
+
+    try:
+        import timm
+
+        timm_version = timm.__version__
+    except ImportError:  # pragma: no cover
+        timm_version = "not installed"
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm_version,
+            "numpy": np.__version__, "python": platform.python_version(),
+            "cuda": torch.version.cuda or "none"}
+
+
+def new_run_dir(experiment: str, profile: str, dataset: str, seed: int, root: str | Path | None = None) -> Path:
+    """Create results/runs/<experiment>/<UTC yyyymmdd-HHMMSS>-<profile>-<dataset>-s<seed>[-N]/."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = runs_root(root) / experiment
+    base.mkdir(parents=True, exist_ok=True)
+    run_id = f"{stamp}-{profile}-{dataset}-s{seed}"
+    for n in range(1000):
+        path = base / (run_id if n == 0 else f"{run_id}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a run directory under {base}")
+
+
+# ---------------------------------------------------------------- writing a run
+
+class RunRecorder:
+    """Writes one run's records as training progresses."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self.manifest: dict = {}
+        if (self.dir / MANIFEST).exists():
+            self.manifest = json.loads((self.dir / MANIFEST).read_text())
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.dir / "checkpoints"
+
+    def update(self, **fields: Any) -> None:
+        """Merge fields into the manifest and rewrite it."""
+        self.manifest.update(fields)
+        write_json(self.dir / MANIFEST, self.manifest)
+
+    def write_history(self, rows: list[dict]) -> None:
+        """Rewrite history.csv from the list of per-epoch rows."""
+        df = pd.DataFrame(rows, columns=HISTORY_COLUMNS) if rows else pd.DataFrame(columns=HISTORY_COLUMNS)
+        write_csv(self.dir / "history.csv", df)
+
+    def write_metrics(self, metrics: dict) -> None:
+        """Write metrics.json ({split: metrics})."""
+        write_json(self.dir / "metrics.json", metrics)
+
+    def write_split_outputs(self, split: str, confusion: pd.DataFrame, predictions: pd.DataFrame) -> None:
+        """confusion_<split>.csv (counts, true x pred) and predictions_<split>.csv."""
+        write_csv(self.dir / f"confusion_{split}.csv", confusion, index=True)
+        write_csv(self.dir / f"predictions_{split}.csv", predictions)
+
+    def save_figure(self, fig, name: str) -> Path:
+        """Save a matplotlib figure under figures/<name>.png and close it."""
+        import matplotlib.pyplot as plt
+
+        path = self.dir / "figures" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+        plt.close(fig)
+        return path
+
+
+# ---------------------------------------------------------------- reading runs
+
+@dataclass
+class Run:
+    """A run directory read back: manifest, history and metrics."""
+
+    path: Path
+    manifest: dict
+    history: pd.DataFrame
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def experiment(self) -> str:
+        return self.manifest.get("experiment", self.path.parent.name)
+
+    @property
+    def status(self) -> str:
+        return self.manifest.get("status", "unknown")
+
+    def confusion(self, split: str = "test") -> pd.DataFrame:
+        """The counts confusion matrix of a split (index true class, columns predicted)."""
+        return pd.read_csv(self.path / f"confusion_{split}.csv", index_col=0)
+
+    def predictions(self, split: str = "test") -> pd.DataFrame:
+        """Per-image predictions of a split."""
+        return pd.read_csv(self.path / f"predictions_{split}.csv")
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run directory (manifest.json required; history/metrics may be absent for a fresh run)."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{path} is not a run directory (no {MANIFEST})")
+    manifest = json.loads(manifest_path.read_text())
+    history_path = path / "history.csv"
+    history = pd.read_csv(history_path) if history_path.exists() and history_path.stat().st_size else \
+        pd.DataFrame(columns=HISTORY_COLUMNS)
+    metrics_path = path / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    return Run(path=path, manifest=manifest, history=history, metrics=metrics)
+
+
+def list_runs(experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:
+    """One row per run (optionally of one experiment): key manifest fields + headline metrics per split."""
+    base = runs_root(root)
+    pattern = f"{experiment}/*/{MANIFEST}" if experiment else f"*/*/{MANIFEST}"
+    rows = []
+    for manifest_path in sorted(base.glob(pattern)):
+        try:
+            run = load_run(manifest_path.parent)
+        except (OSError, json.JSONDecodeError):
+            continue
+        m = run.manifest
+        dataset = m.get("dataset", {})
+        row = {
+            "experiment": m.get("experiment"), "run_id": m.get("run_id"), "paper": m.get("paper"),
+            "profile": m.get("profile"), "model": m.get("config", {}).get("model", {}).get("name"),
+            "dataset": dataset.get("name"), "real_data": dataset.get("real"), "seed": m.get("seed"),
+            "status": m.get("status"), "epochs_run": m.get("epochs_run"), "best_epoch": m.get("best_epoch"),
+            "best_val_metric": m.get("best_val_metric"), "wall_s": m.get("wall_s"),
+            "train_img_per_s": m.get("train_img_per_s"), "device": m.get("device"), "started": m.get("started"),
+            "git_commit": m.get("git", {}).get("commit"), "git_dirty": m.get("git", {}).get("dirty"),
+            "path": str(run.path),
+        }
+        for split, met in run.metrics.items():
+            for key in ("accuracy", "f1_weighted", "f1_macro", "balanced_accuracy"):
+                row[f"{split}_{key}"] = met.get(key)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- loading a trained model
+
+@dataclass
+class TrainedModel:
+    """A trained network ready for inference, with the preprocessing it was trained with."""
+
+    model: Any
+    class_names: list[str]
+    input_size: int
+    mean: list[float]
+    std: list[float]
+    manifest: dict
+
+    def preprocess(self, batch_uint8):
+        """uint8 (B,H,W) or (B,H,W,3) -> normalised float (B,3,S,S) on the model's device."""
+        from fer_lib.augment import preprocess
+
+        device = next(self.model.parameters()).device
+        return preprocess(batch_uint8.to(device), self.input_size, self.mean, self.std)
+
+    def predict_proba(self, batch_uint8):
+        """Class probabilities (B, C) as a float tensor on the CPU."""
+        import torch
+
+        with torch.no_grad():
+            return torch.softmax(self.model(self.preprocess(batch_uint8)).float(), 1).cpu()
+
+
+def checkpoint_meta(ckpt: dict) -> dict:
+    """The model-describing fields of a checkpoint (the best.pt format of the contract)."""
+    keys = ("model_name", "model_options", "num_classes", "class_names", "input_size", "mean", "std", "epoch",
+            "val_metric")
+    return {k: ckpt[k] for k in keys if k in ckpt}
+
+
+def load_trained_model(run_dir: str | Path, which: str = "best", device: str = "cpu") -> TrainedModel:
+    """Rebuild the model of a run from checkpoints/<which>.pt (best or last), in eval mode on `device`."""
+    import torch
+
+    from fer_lib.models import create_model
+
+    run_dir = Path(run_dir)
+    path = run_dir / "checkpoints" / f"{which}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint {path} (is the run complete? checkpoints are not in git: "
+                                f"re-run `python -m fer_lib train` to recreate them)")
+    meta = torch.load(path, map_location="cpu", weights_only=False)
+    model = create_model(meta["model_name"], num_classes=meta["num_classes"], pretrained=False,
+                         **(meta.get("model_options") or {}))
+    model.load_state_dict(meta["model_state"])
+    model.to(device).eval()
+    manifest_path = run_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    return TrainedModel(model=model, class_names=list(meta["class_names"]), input_size=int(meta["input_size"]),
+                        mean=list(meta["mean"]), std=list(meta["std"]), manifest=manifest)
+

@@ -1,0 +1,189 @@
+"""Claim by claim: the paper's number, ours (mean ± std over seeds, n), the gap, and a verdict.
+
+Claims are data (`fer_lib/claims/claims.yaml`). Run-based claims read only the run records under
+results/runs (manifest.json + metrics.json); a run counts only when it is complete and trained on
+the real dataset the claim names. Model-size claims are measured on the model built by the zoo.
+
+Verdicts:
+    reproduced            |ours - paper| <= tolerance
+    exceeded              ours - paper > tolerance (the claim holds and more)
+    not reproduced        paper - ours > tolerance, at the paper's budget
+    inconclusive          a real run exists but at a reduced budget (epochs below the recipe's)
+    not run               no qualifying run, with the reason (dataset unavailable, budget)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fer_lib.paths import results_dir
+
+CLAIMS_PATH = Path(__file__).resolve().parent / "claims" / "claims.yaml"
+RUN_KINDS = ("accuracy", "f1_weighted", "f1_macro", "recall", "class_error")
+
+
+@lru_cache(maxsize=None)
+def load_claims(path: str = str(CLAIMS_PATH)) -> dict:
+    """The claims file as a dict: defaults, claims, inconsistencies, paper_tables."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _tolerance(claim: dict) -> float:
+    return float(claim.get("tolerance", load_claims()["defaults"]["tolerance"].get(claim["kind"], 0)))
+
+
+def real_runs(root: Path | None = None) -> list[dict]:
+    """Every complete run on real data: dicts with manifest, metrics and run_dir."""
+    root = root or results_dir() / "runs"
+    found = []
+    for manifest_path in sorted(root.glob("*/*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        metrics_path = manifest_path.with_name("metrics.json")
+        if manifest.get("status") != "complete" or not manifest.get("dataset", {}).get("real") or not metrics_path.exists():
+            continue
+        found.append({"manifest": manifest, "metrics": json.loads(metrics_path.read_text()),
+                      "run_dir": manifest_path.parent})
+    return found
+
+
+def run_budget(manifest: dict) -> tuple[int, int]:
+    """(epochs the run was allowed, epochs the experiment's recipe asks for)."""
+    recipe_epochs = int(manifest.get("recipe_epochs") or manifest["config"]["train"]["epochs"])
+    allowed = int(manifest.get("epochs_override") or manifest["config"]["train"]["epochs"])
+    return allowed, recipe_epochs
+
+
+def _metric(metrics: dict, claim: dict) -> float | None:
+    split = metrics.get(claim.get("split", "test"))
+    if split is None:
+        return None
+    kind = claim["kind"]
+    if kind in ("recall", "class_error"):
+        per_class = split["per_class"].get(claim["class"])
+        if per_class is None:
+            return None
+        recall = 100.0 * per_class["recall"]
+        return recall if kind == "recall" else 100.0 - recall
+    return 100.0 * split[kind]
+
+
+def verdict(paper: float, ours: float, tolerance: float) -> str:
+    """reproduced / exceeded / not reproduced for a measured value."""
+    gap = ours - paper
+    if abs(gap) <= tolerance:
+        return "reproduced"
+    return "exceeded" if gap > 0 else "not reproduced"
+
+
+def _dataset_available(name: str, data_dir) -> tuple[bool, str]:
+    from fer_lib.data import load_dataset
+
+    try:
+        load_dataset(name, data_dir=data_dir)
+        return True, ""
+    except (FileNotFoundError, ValueError) as err:
+        return False, str(err).splitlines()[0]
+
+
+def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
+    """Our measurement of one run-based claim from the recorded real-data runs."""
+    mine = [r for r in runs if r["manifest"]["experiment"] == claim["experiment"]
+            and r["manifest"]["dataset"]["name"] == claim["dataset"]]
+    values = [(r, v) for r in mine if (v := _metric(r["metrics"], claim)) is not None]
+    if not values:
+        available, why = _dataset_available(claim["dataset"], data_dir)
+        reason = (f"dataset unavailable here ({why})" if not available
+                  else "no real-data run recorded yet (GPU budget: see README)")
+        return {"verdict": "not run", "why": reason, "n": 0}
+    budgets = [run_budget(r["manifest"]) for r, _ in values]
+    full = [(r, v) for (r, v), (allowed, recipe) in zip(values, budgets) if allowed >= recipe]
+    chosen = full or values  # prefer runs at the paper's budget
+    numbers = np.array([v for _, v in chosen], dtype=float)
+    mean = float(numbers.mean())
+    std = float(numbers.std(ddof=1)) if len(numbers) > 1 else float("nan")
+    paper, tol = float(claim["value"]), _tolerance(claim)
+    pretrained = {str(r["manifest"].get("pretrained", "unknown")) for r, _ in chosen}
+    row = {"ours": mean, "ours_std": std, "n": len(numbers), "gap": mean - paper,
+           "seeds": ",".join(str(r["manifest"]["seed"]) for r, _ in chosen),
+           "runs": ";".join(str(r["run_dir"]) for r, _ in chosen), "weights": "/".join(sorted(pretrained))}
+    if full:
+        row["verdict"] = verdict(paper, mean, tol)
+        row["why"] = ""
+    else:
+        allowed, recipe = max(budgets)
+        row["verdict"] = "inconclusive"
+        row["why"] = f"reduced budget: {allowed} of {recipe} epochs"
+    return row
+
+
+def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -> pd.DataFrame:
+    """Every claim with ours beside it. `measure_model(claim) -> (value, note)` measures size/speed claims."""
+    runs = real_runs() if runs is None else runs
+    rows = []
+    for claim in load_claims()["claims"]:
+        base = {"id": claim["id"], "paper": claim["paper"], "table": claim["table"],
+                "dataset": claim.get("dataset", ""), "metric": claim["kind"] + (f" ({claim['class']})" if "class" in claim else ""),
+                "paper_value": claim["value"], "tolerance": _tolerance(claim)}
+        if claim["kind"] in RUN_KINDS:
+            base.update(judge_run_claim(claim, runs, data_dir))
+        else:
+            value, note = measure_model(claim)
+            if value is None:
+                base.update({"verdict": "not run", "why": note, "n": 0})
+            else:
+                paper, tol = float(claim["value"]), _tolerance(claim)
+                relative = claim["kind"] in ("gflops", "fps_ratio", "param_ratio", "epoch_time_ratio")
+                ok_tol = tol * abs(paper) if relative else tol
+                base.update({"ours": value, "n": 1, "gap": value - paper,
+                             "verdict": verdict(paper, value, ok_tol), "why": note})
+        rows.append(base)
+    columns = ["id", "paper", "table", "dataset", "metric", "paper_value", "ours", "ours_std", "n", "gap",
+               "tolerance", "verdict", "why", "seeds", "weights", "runs"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Counts of verdicts per paper."""
+    return table.pivot_table(index="paper", columns="verdict", values="id", aggfunc="count", fill_value=0)
+
+
+# ----------------------------------------------------------------------------- inconsistencies
+def p3_support_sum(data_dir=None) -> str:
+    tables = load_claims()["paper_tables"]
+    total = sum(tables["P3_table1_support"].values())
+    return f"class supports sum to {total:,}; accuracy row says {tables['P3_table1_accuracy_support']:,}"
+
+
+def p4_entropy_max(data_dir=None) -> str:
+    original = load_claims()["paper_tables"]["P4_table3_entropy"]["original"].values()
+    bound = math.log(224 * 224)
+    return (f"original maps {min(original):.2f}-{max(original):.2f} nats vs uniform bound ln(224*224) = {bound:.2f}: "
+            f"{100 * min(original) / bound:.0f}-{100 * max(original) / bound:.0f}% of maximum")
+
+
+def p1_table4_sums(data_dir=None) -> str:
+    from fer_lib.data import paper_tables
+
+    return paper_tables.p1_table4_check(data_dir)
+
+
+def inconsistencies_table(data_dir=None) -> pd.DataFrame:
+    """The papers' internal inconsistencies, each with the arithmetic that shows it where one exists."""
+    rows = []
+    for item in load_claims()["inconsistencies"]:
+        check = item.get("check")
+        try:
+            evidence = globals()[check](data_dir) if check else ""
+        except (ImportError, AttributeError, FileNotFoundError, KeyError) as err:
+            evidence = f"(check unavailable: {err})"
+        rows.append({"id": item["id"], "paper": item["paper"], "where": item["table"],
+                     "finding": item["text"], "evidence": evidence})
+    return pd.DataFrame(rows)

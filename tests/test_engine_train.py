@@ -1,0 +1,153 @@
+"""The training engine on synthetic data: it learns, resumes bit-exactly, never sees the test split,
+and writes complete run records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fer_lib.config import load_config
+from fer_lib.records import list_runs, load_run, load_trained_model
+from fer_lib import train as engine
+from fer_lib.train import SplitData, TestSplitAccessError, TrainingSplits, run_experiment
+
+TIMING = ["epoch_s", "img_per_s"]
+
+
+def tiny_config(name="p3_resnet50_weighted", **overrides):
+    base = {"model.name": "tiny_cnn", "model.options": {"width": 8, "drop_rate": 0.2}, "evaluate.bootstrap": 50}
+    return load_config(name, "smoke", {**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory):
+    cfg = tiny_config(**{"model.options": {"width": 16}, "data.options": {"n_per_class": 60, "size": 32},
+                         "data.input_size": 32, "data.max_samples": {"train": None, "val": None, "test": None},
+                         "train.epochs": 15, "train.batch_size": 32, "optim.lr": 3e-3, "schedule.name": "none"})
+    out = tmp_path_factory.mktemp("runs")
+    return run_experiment(cfg, seed=0, device="cpu", out_root=out)
+
+
+def test_learns_and_beats_chance(learned_run):
+    run = load_run(learned_run)
+    hist = run.history
+    assert len(hist) == 15
+    assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
+    chance = 1 / 7
+    assert run.metrics["val"]["accuracy"] > 2 * chance, run.metrics["val"]["accuracy"]
+    assert run.metrics["test"]["accuracy"] > 1.5 * chance, run.metrics["test"]["accuracy"]
+
+
+def test_manifest_carries_every_field(learned_run):
+    m = json.loads((learned_run / "manifest.json").read_text())
+    for key in ("experiment", "run_id", "paper", "profile", "config", "git", "dataset", "split_sizes", "seed",
+                "device", "versions", "pretrained", "started", "finished", "wall_s", "epochs_run", "best_epoch",
+                "status", "train_img_per_s"):
+        assert key in m and m[key] is not None, key
+    assert m["status"] == "complete" and m["epochs_run"] == 15 and 1 <= m["best_epoch"] <= 15
+    assert set(m["git"]) == {"commit", "dirty"}
+    assert m["dataset"]["name"] == "synthetic" and m["dataset"]["real"] is False and len(m["dataset"]["sha256"]) == 64
+    assert {"torch", "torchvision", "timm", "numpy", "python"} <= set(m["versions"])
+    assert m["pretrained"].startswith("none") and "CPU" in m["device"]
+    assert m["config"]["model"]["name"] == "tiny_cnn" and m["run_id"] == learned_run.name
+    assert set(m["split_sizes"]) >= {"train", "val", "test", "test_private"}
+    for f in ("history.csv", "metrics.json", "confusion_test.csv", "predictions_test.csv",
+              "checkpoints/best.pt", "checkpoints/last.pt", "figures/curves.png", "figures/confusion_test.png",
+              "figures/misclassified_test.png"):
+        assert (learned_run / f).exists(), f
+    metrics = json.loads((learned_run / "metrics.json").read_text())
+    assert {"val", "test", "test_private"} <= set(metrics)
+    assert {"accuracy", "f1_weighted", "f1_macro", "balanced_accuracy", "accuracy_ci95", "per_class", "n"} \
+        <= set(metrics["test"])
+
+
+def test_records_reload_and_reevaluate(learned_run):
+    from fer_lib.evaluate import evaluate_run
+
+    runs = list_runs(root=learned_run.parent.parent)
+    assert len(runs) == 1 and runs.loc[0, "status"] == "complete"
+    assert runs.loc[0, "test_accuracy"] == pytest.approx(load_run(learned_run).metrics["test"]["accuracy"])
+    tm = load_trained_model(learned_run)
+    assert not tm.model.training and tm.input_size == 32 and len(tm.class_names) == 7
+    batch = torch.randint(0, 256, (2, 48, 48), dtype=torch.uint8)
+    assert tm.preprocess(batch).shape == (2, 3, 32, 32)
+    assert torch.allclose(tm.predict_proba(batch).sum(1), torch.ones(2), atol=1e-5)
+    again = evaluate_run(learned_run, splits=["test"], write=False)
+    assert again["test"] == load_run(learned_run).metrics["test"]
+    preds = pd.read_csv(learned_run / "predictions_test.csv")
+    assert (preds["label"] == preds["pred"]).mean() == pytest.approx(again["test"]["accuracy"])
+
+
+def test_training_splits_refuse_test():
+    dummy = SplitData("train", torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.zeros(2, dtype=torch.long),
+                      np.arange(2))
+    splits = TrainingSplits(train=dummy, val=dummy)
+    assert set(splits) == {"train", "val"}
+    for name in ("test", "test_private", "PrivateTest"):
+        with pytest.raises(TestSplitAccessError):
+            splits[name]
+    with pytest.raises(TypeError, match="TrainingSplits"):
+        engine.fit(None, {"train": dummy, "val": dummy, "test": dummy}, {}, rt=None, criterion=None, optimizer=None,
+                   scheduler=None, scaler=None, generator=None, epochs=1, meta={})
+
+
+def test_test_split_is_built_only_after_training(tmp_path, monkeypatch):
+    events = []
+    real_make_split, real_fit = engine.make_split, engine.fit
+
+    def spy_make_split(name, *args, **kwargs):
+        events.append(("split", name))
+        return real_make_split(name, *args, **kwargs)
+
+    def spy_fit(model, splits, *args, **kwargs):
+        assert isinstance(splits, TrainingSplits)
+        state = real_fit(model, splits, *args, **kwargs)
+        events.append(("fit done", None))
+        return state
+
+    monkeypatch.setattr(engine, "make_split", spy_make_split)
+    monkeypatch.setattr(engine, "fit", spy_fit)
+    run_experiment(tiny_config(**{"train.epochs": 1}), seed=0, device="cpu", out_root=tmp_path)
+    done = events.index(("fit done", None))
+    assert {n for kind, n in events[:done]} == {"train", "val"}
+    assert ("split", "test") in events[done:] and ("split", "test_private") in events[done:]
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
+    overrides = {"train.epochs": 3, "augment": {"hflip": 0.5, "rotate_deg": 10, "brightness": 0.2},
+                 "schedule": {"name": "step", "step_size": 1, "gamma": 0.5}}
+    cfg = tiny_config(**overrides)
+    full = run_experiment(cfg, seed=3, device="cpu", out_root=tmp_path / "a")
+
+    def stop_after_first(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated interruption")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, seed=3, device="cpu", out_root=tmp_path / "b", on_epoch_end=stop_after_first)
+    (broken,) = (tmp_path / "b" / cfg["experiment"]).iterdir()
+    m = load_run(broken).manifest
+    assert m["status"] == "interrupted" and m["epochs_run"] == 1
+    resumed = run_experiment(None, device="cpu", resume=broken)
+    assert resumed == broken and load_run(broken).manifest["status"] == "complete"
+
+    a = torch.load(full / "checkpoints" / "last.pt", weights_only=False)
+    b = torch.load(broken / "checkpoints" / "last.pt", weights_only=False)
+    for key, tensor in a["model_state"].items():
+        assert torch.equal(tensor, b["model_state"][key]), key
+    ha, hb = load_run(full).history.drop(columns=TIMING), load_run(broken).history.drop(columns=TIMING)
+    pd.testing.assert_frame_equal(ha, hb, check_exact=True)
+    ma, mb = load_run(full).metrics, load_run(broken).metrics
+    assert ma == mb
+
+
+def test_resampled_variant_uses_the_plan(tmp_path):
+    cfg = tiny_config("p3_resnet50_resampled", **{"train.epochs": 1})
+    run = run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path)
+    m = load_run(run).manifest
+    assert m["split_sizes"]["train_fit"] != m["split_sizes"]["train"]  # Disgust x6, Surprise x1.2, Happy x0.8
+    assert m["status"] == "complete" and m["config"]["balance"]["class_weights"] is None
