@@ -11,4 +11,11 @@ Modules, one job each:
     config      experiment configs (YAML under fer_lib/configs/) and profiles
 """
 
+import os as _os
+
+# torch's OpenMP threads spin while waiting by default; on small shared CPUs that slows training
+# many-fold whenever another process is busy. Must be set before torch is imported; the user's
+# own setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

@@ -94,3 +94,65 @@ def overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
     size = cam.shape[::-1]
     rgb = Image.fromarray(image).convert("RGB").resize(size, Image.BILINEAR)
     return show_cam_on_image(np.asarray(rgb, dtype=np.float32) / 255.0, cam, use_rgb=True)
+
+
+# ---------------------------------------------------------------- per-class helpers for the notebooks
+
+def examples_per_class(labels: np.ndarray, num_classes: int, n_per_class: int, seed: int = 0) -> np.ndarray:
+    """Up to n_per_class seeded random positions of each class, grouped class by class (class order)."""
+    rng = np.random.default_rng(seed)
+    picks = []
+    for k in range(num_classes):
+        where = np.flatnonzero(np.asarray(labels) == k)
+        if where.size:
+            picks.append(np.sort(rng.choice(where, size=min(n_per_class, where.size), replace=False)))
+    return np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+
+
+def gradcam_batches(trained, images: np.ndarray, targets: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """Grad-CAM maps (N, S, S) of a fer_lib.records.TrainedModel for uint8 images, class `targets` each."""
+    maps = []
+    for start in range(0, len(images), batch_size):
+        batch = trained.preprocess(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])))
+        maps.append(gradcam_maps(trained.model, batch, [int(t) for t in targets[start:start + batch_size]]))
+    size = trained.input_size
+    return np.concatenate(maps) if maps else np.zeros((0, size, size), dtype=np.float32)
+
+
+def entropy_by_class(maps: np.ndarray, labels: np.ndarray, class_names) -> "pd.DataFrame":
+    """Mean and std of heat-map entropy (nats, maps normalised over their pixels) per class, with n.
+
+    `zero maps` counts maps with no positive evidence at all (Grad-CAM all zero), which
+    heatmap_entropy treats as uniform, i.e. at the maximum ln(H*W).
+    """
+    import pandas as pd
+
+    values = heatmap_entropy(maps)
+    empty = np.asarray(maps).reshape(len(maps), -1).max(axis=1) <= 0 if len(maps) else np.zeros(0, bool)
+    rows = []
+    for k, name in enumerate(class_names):
+        mask = np.asarray(labels) == k
+        v = values[mask]
+        rows.append({"class": name, "n": int(v.size), "entropy": float(v.mean()) if v.size else np.nan,
+                     "std": float(v.std(ddof=1)) if v.size > 1 else np.nan, "zero maps": int(empty[mask].sum())})
+    return pd.DataFrame(rows)
+
+
+def plot_cam_grid(rows: list[tuple[str, np.ndarray, np.ndarray, list[str]]], title: str = ""):
+    """One row per model: (row label, uint8 images, CAMs, titles); each image with its CAM overlaid."""
+    import matplotlib.pyplot as plt
+
+    ncols = max(len(r[1]) for r in rows) if rows else 1
+    fig, axes = plt.subplots(len(rows) or 1, ncols, figsize=(1.7 * ncols, 1.9 * max(len(rows), 1)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, (label, images, cams, titles) in enumerate(rows):
+        for c, (image, cam, name) in enumerate(zip(images, cams, titles)):
+            axes[r, c].imshow(overlay(image, cam))
+            axes[r, c].set_title(name, fontsize=7)
+        axes[r, 0].text(-0.08, 0.5, label, transform=axes[r, 0].transAxes, rotation=90, ha="right", va="center",
+                        fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

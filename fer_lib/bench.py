@@ -143,7 +143,8 @@ def resolve_cases(names: Iterable[str] | None = None) -> list[BenchCase]:
             cases.append(make_case(name))
         else:
             raise ValueError(f"bench: unknown model {name!r}; use a paper tag ({', '.join(PAPER_EXPERIMENTS)}), "
-                             f"an experiment config ({', '.join(list_configs())}) or a model ({', '.join(list_models())})")
+                             f"an experiment config ({', '.join(list_configs())}) "
+                             f"or a model ({', '.join(list_models())})")
     return cases
 
 
@@ -540,7 +541,8 @@ def ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- profiling (when a CPU target is missed)
 
-def profile_case(case: BenchCase, device: torch.device, settings: Settings, pipelines: Sequence[str] = ("ours", "usual"),
+def profile_case(case: BenchCase, device: torch.device, settings: Settings,
+                 pipelines: Sequence[str] = ("ours", "usual"),
                  num_workers: int | None = None, seed: int = 0, row_limit: int = 12) -> str:
     """Markdown: where a step's time goes in each pipeline (torch.profiler, the main process only)."""
     os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # keep the profiler's own start/stop logging quiet
@@ -626,10 +628,11 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
                   log: Callable[[str], None] | None = print) -> BenchResult:
     """Benchmark `models` (names as resolve_cases; or explicit `cases`) on `device`.
 
-    steps/warmup/batch/rounds/inference_batches override default_settings; threads: CPU threads for the training process (default
-    1 on CPU: on the small shared machine a busy second core stalls every parallel op; the usual
-    pipeline's workers use the other cores); num_workers: the usual DataLoader's workers (default
-    min(4, cpu count)). profile_missed: on CPU, profile every case whose target is missed.
+    steps/warmup/batch/rounds/inference_batches override default_settings. threads: CPU threads of the
+    training process (default 1 on CPU: on a small shared machine a busy second core stalls every
+    parallel op; the usual pipeline's workers use the other cores). num_workers: the usual DataLoader's
+    workers (default min(4, cpu count)). profile_missed: on CPU, profile every case whose target is
+    missed (see profile_case); the note is BenchResult.profile_note.
     """
     from fer_lib.complexity import cpu_threads
     from fer_lib.records import device_name, git_info, library_versions, utc_now
@@ -690,7 +693,8 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
 
 def _profile_note(missed: pd.DataFrame, sections: list[str], threads: int | None) -> str:
     lines = ["# Where the time goes: CPU cases that missed ours >= usual\n",
-             f"Missed: {', '.join(f'{r.model}@{r.input_size} (ours/usual {r.ours_over_usual:.2f})' for r in missed.itertuples())}. "
+             "Missed: " + ", ".join(f"{r.model}@{r.input_size} (ours/usual {r.ours_over_usual:.2f})"
+                                    for r in missed.itertuples()) + ". "
              f"Training process on {threads} thread(s); torch.profiler over the timed steps.\n", *sections]
     return "\n".join(lines)
 
@@ -698,7 +702,14 @@ def _profile_note(missed: pd.DataFrame, sections: list[str], threads: int | None
 # ---------------------------------------------------------------- writing
 
 def _fmt(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, floatfmt=".3g") if len(df) else "(none)"
+    """Markdown table, floats to 3 significant digits (no exponents below 1e6)."""
+    if not len(df):
+        return "(none)"
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(lambda v: v if v != v else float(f"{v:.3g}"))
+    return out.to_markdown(index=False, floatfmt="g")
 
 
 def markdown_report(result: BenchResult) -> str:
@@ -711,7 +722,8 @@ def markdown_report(result: BenchResult) -> str:
                   "usual_img_s", "ours_over_upper", "ours_over_usual", "target", "target_met"]
     return "\n".join([
         f"# Training-pipeline benchmark: {m['device']}\n",
-        f"{m['date']} · git {m['git'].get('commit', 'unknown')[:12]}{' (dirty)' if m['git'].get('dirty') is True else ''}"
+        f"{m['date']} · git {m['git'].get('commit', 'unknown')[:12]}"
+        f"{' (dirty)' if m['git'].get('dirty') is True else ''}"
         f" · torch {m['versions']['torch']} · wall {m['wall_s']} s"
         + (f" · {m['threads']} training thread(s), {m['usual_num_workers']} DataLoader workers, load average "
            f"{m['load_average_start'][0]:.1f} -> {m['load_average_end'][0]:.1f}" if m["device_type"] == "cpu" else "")

@@ -68,7 +68,7 @@ ENUMS = {
     ("optim", "name"): {"adam", "adamw", "sgd"},
     ("schedule", "name"): {"none", "step", "cosine"},
     ("train", "amp"): {"auto", "bf16", "fp16", "off"},
-    ("balance", "class_weights"): {None, "inverse_frequency", "inverse_sqrt_frequency", "none"},  # fer_lib.data.class_weights
+    ("balance", "class_weights"): {None, "inverse_frequency", "inverse_sqrt_frequency", "none"},  # data.class_weights
 }
 METRICS = {"val_acc", "val_loss", "val_f1_weighted"}
 

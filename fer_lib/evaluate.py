@@ -145,7 +145,8 @@ def plot_confusion(cm: pd.DataFrame, normalize: bool = True, title: str | None =
 
 
 def plot_misclassified(images: np.ndarray, labels: np.ndarray, preds: np.ndarray, class_names: Sequence[str],
-                       n: int = 16, seed: int = 0, probs: np.ndarray | None = None, short: bool = False, ncols: int = 8):
+                       n: int = 16, seed: int = 0, probs: np.ndarray | None = None, short: bool = False,
+                       ncols: int = 8):
     """Gallery of up to n misclassified images titled "True>Pred" (two-letter codes when `short`)."""
     import matplotlib.pyplot as plt
 
@@ -223,8 +224,9 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
                                **(cfg["data"]["options"] or {}))
         expected = run.manifest.get("dataset", {}).get("sha256")
         if expected and dataset.sha256 != expected:
-            raise ValueError(f"dataset {dataset.name!r} at {dataset.source} has sha256 {dataset.sha256[:12]}..., but "
-                             f"run {run.path.name} was trained on {expected[:12]}...: point --data-dir at the same files")
+            raise ValueError(f"dataset {dataset.name!r} at {dataset.source} has sha256 {dataset.sha256[:12]}..., "
+                             f"but run {run.path.name} was trained on {expected[:12]}...: point --data-dir at the "
+                             f"same files")
     if indices is None:
         indices = limit_indices(split_indices(dataset, cfg["data"]["splits"], seed), cfg["data"]["max_samples"], seed)
     if splits is None:
@@ -250,7 +252,7 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
         if recorder is not None:
             cm = confusion_frame(labels, preds, class_names)
             recorder.write_split_outputs(name, cm, predictions_frame(data.indices, labels, probs, class_names))
-            if name != "train":
+            if name not in ("train", "val"):
                 recorder.save_figure(plot_confusion(cm, title=f"{cfg['experiment']} — {name}"), f"confusion_{name}")
             if name == "test":
                 gallery = plot_misclassified(dataset.images[data.indices], labels, preds, class_names, n=16, seed=seed,

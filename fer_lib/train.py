@@ -80,7 +80,8 @@ def make_split(name: str, images: np.ndarray, labels: np.ndarray, indices: np.nd
                is_copy: np.ndarray | None = None) -> SplitData:
     """Copy the rows `indices` of a dataset's uint8 images into one (N,C,H,W) tensor on `device`."""
     imgs = to_nchw(torch.from_numpy(np.ascontiguousarray(images[indices]))).contiguous()
-    return SplitData(name=name, images=imgs.to(device), labels=torch.as_tensor(labels[indices], dtype=torch.long).to(device),
+    return SplitData(name=name, images=imgs.to(device),
+                     labels=torch.as_tensor(labels[indices], dtype=torch.long).to(device),
                      indices=np.asarray(indices, dtype=np.int64),
                      is_copy=None if is_copy is None else torch.as_tensor(is_copy, dtype=torch.bool).to(device))
 
@@ -521,8 +522,9 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
             precision=str(rt.amp_dtype).replace("torch.", "") if rt.amp_dtype else "float32",
             channels_last=rt.channels_last, compiled=forward_model is not model, versions=library_versions(),
             num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
-            epochs=total_epochs, epochs_override=epochs, recipe_epochs=_recipe_epochs(cfg), started=utc_now(), finished=None, wall_s=0.0,
-            epochs_run=0, best_epoch=None, best_val_metric=None, status="running", train_img_per_s=None)
+            epochs=total_epochs, epochs_override=epochs, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),
+            finished=None, wall_s=0.0, epochs_run=0, best_epoch=None, best_val_metric=None, status="running",
+            train_img_per_s=None)
         recorder.write_history([])
     wall_before = float(recorder.manifest.get("wall_s") or 0.0)
 

@@ -14,7 +14,6 @@ Verdicts:
 
 from __future__ import annotations
 
-import json
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from fer_lib.paths import results_dir
 
 CLAIMS_PATH = Path(__file__).resolve().parent / "claims" / "claims.yaml"
 RUN_KINDS = ("accuracy", "f1_weighted", "f1_macro", "recall", "class_error")
@@ -42,22 +40,20 @@ def _tolerance(claim: dict) -> float:
 
 def real_runs(root: Path | None = None) -> list[dict]:
     """Every complete run on real data: dicts with manifest, metrics and run_dir."""
-    root = root or results_dir() / "runs"
-    found = []
-    for manifest_path in sorted(root.glob("*/*/manifest.json")):
-        manifest = json.loads(manifest_path.read_text())
-        metrics_path = manifest_path.with_name("metrics.json")
-        if manifest.get("status") != "complete" or not manifest.get("dataset", {}).get("real") or not metrics_path.exists():
-            continue
-        found.append({"manifest": manifest, "metrics": json.loads(metrics_path.read_text()),
-                      "run_dir": manifest_path.parent})
-    return found
+    from fer_lib.records import list_runs, load_run
+
+    table = list_runs(root=root)
+    if table.empty:
+        return []
+    chosen = table[(table["status"] == "complete") & table["real_data"].fillna(False).astype(bool)]
+    runs = [load_run(path) for path in chosen["path"]]
+    return [{"manifest": r.manifest, "metrics": r.metrics, "run_dir": r.path} for r in runs if r.metrics]
 
 
 def run_budget(manifest: dict) -> tuple[int, int]:
     """(epochs the run was allowed, epochs the experiment's recipe asks for)."""
-    recipe_epochs = int(manifest.get("recipe_epochs") or manifest["config"]["train"]["epochs"])
-    allowed = int(manifest.get("epochs_override") or manifest["config"]["train"]["epochs"])
+    recipe_epochs = int(manifest["recipe_epochs"])
+    allowed = int(manifest.get("epochs_override") or manifest["epochs"])
     return allowed, recipe_epochs
 
 
@@ -83,6 +79,7 @@ def verdict(paper: float, ours: float, tolerance: float) -> str:
     return "exceeded" if gap > 0 else "not reproduced"
 
 
+@lru_cache(maxsize=None)
 def _dataset_available(name: str, data_dir) -> tuple[bool, str]:
     from fer_lib.data import load_dataset
 
@@ -99,7 +96,7 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
             and r["manifest"]["dataset"]["name"] == claim["dataset"]]
     values = [(r, v) for r in mine if (v := _metric(r["metrics"], claim)) is not None]
     if not values:
-        available, why = _dataset_available(claim["dataset"], data_dir)
+        available, why = _dataset_available(claim["dataset"], None if data_dir is None else str(data_dir))
         reason = (f"dataset unavailable here ({why})" if not available
                   else "no real-data run recorded yet (GPU budget: see README)")
         return {"verdict": "not run", "why": reason, "n": 0}
@@ -156,23 +153,27 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- inconsistencies
-def p3_support_sum(data_dir=None) -> str:
-    tables = load_claims()["paper_tables"]
-    total = sum(tables["P3_table1_support"].values())
-    return f"class supports sum to {total:,}; accuracy row says {tables['P3_table1_accuracy_support']:,}"
+def p3_support_sum(item: dict, data_dir=None) -> str:
+    from fer_lib.data.paper_tables import P3_TABLE1_TEST_SUPPORT
+
+    total = sum(P3_TABLE1_TEST_SUPPORT.values())
+    printed = load_claims()["paper_tables"]["P3_table1_accuracy_support"]
+    return f"class supports sum to {total:,}; accuracy row says {printed:,}"
 
 
-def p4_entropy_max(data_dir=None) -> str:
+def p4_entropy_max(item: dict, data_dir=None) -> str:
     original = load_claims()["paper_tables"]["P4_table3_entropy"]["original"].values()
     bound = math.log(224 * 224)
     return (f"original maps {min(original):.2f}-{max(original):.2f} nats vs uniform bound ln(224*224) = {bound:.2f}: "
             f"{100 * min(original) / bound:.0f}-{100 * max(original) / bound:.0f}% of maximum")
 
 
-def p1_table4_sums(data_dir=None) -> str:
-    from fer_lib.data import paper_tables
+def p1_table4_sums(item: dict, data_dir=None) -> str:
+    from fer_lib.data.explore import p1_table4_comparison, try_load
 
-    return paper_tables.p1_table4_check(data_dir)
+    fer2013, _ = try_load("fer2013", data_dir)
+    table = p1_table4_comparison(fer2013)
+    return table.set_index("dataset").loc[item["row"], "finding"]
 
 
 def inconsistencies_table(data_dir=None) -> pd.DataFrame:
@@ -181,9 +182,81 @@ def inconsistencies_table(data_dir=None) -> pd.DataFrame:
     for item in load_claims()["inconsistencies"]:
         check = item.get("check")
         try:
-            evidence = globals()[check](data_dir) if check else ""
+            evidence = globals()[check](item, data_dir) if check else ""
         except (ImportError, AttributeError, FileNotFoundError, KeyError) as err:
             evidence = f"(check unavailable: {err})"
         rows.append({"id": item["id"], "paper": item["paper"], "where": item["table"],
                      "finding": item["text"], "evidence": evidence})
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- model-size / speed claims
+class ModelMeasurer:
+    """Measures size and speed claims on models built by the zoo (cached per model and options).
+
+    GFLOPs claims are compared with GMACs: P4's Swin-T figure (4.51) matches a count in which one
+    multiply-add is one operation, whereas torch.utils.flop_counter counts it as two.
+    """
+
+    def __init__(self, device: str = "cpu", measure_speed: bool = True, speed_repeats: int = 5,
+                 runs: list[dict] | None = None):
+        self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
+        self.runs = runs
+        self._cache: dict = {}
+
+    def _model(self, name: str, options: dict):
+        from fer_lib.models import create_model, model_spec
+
+        key = (name, tuple(sorted((options or {}).items())))
+        if key not in self._cache:
+            self._cache[key] = (create_model(name, **(options or {})), model_spec(name).input_size)
+        return self._cache[key]
+
+    def _params(self, name: str, options: dict) -> int:
+        from fer_lib.complexity import param_counts
+
+        return param_counts(self._model(name, options)[0])["params"]
+
+    def _fps(self, name: str, options: dict) -> float:
+        from fer_lib.complexity import measure_inference
+
+        model, size = self._model(name, options)
+        return measure_inference(model, size, self.device, batch_sizes=(1,), warmup=2, repeats=self.speed_repeats)["fps_b1"]
+
+    def __call__(self, claim: dict) -> tuple[float | None, str]:
+        kind, name = claim["kind"], claim.get("model")
+        if kind == "params":
+            return float(self._params(name, claim.get("options", {}))), "parameters of the model built by fer_lib.models"
+        if kind == "gflops":
+            from fer_lib.complexity import count_flops
+
+            model, size = self._model(name, claim.get("options", {}))
+            return count_flops(model, size) / 2e9, f"GMACs at {size} px (multiply-add = 1)"
+        if kind == "param_ratio":
+            first, second = claim["models"]
+            return self._params(name, first) / self._params(name, second), "parameter ratio"
+        if kind == "fps_ratio":
+            if not self.measure_speed:
+                return None, "speed not measured in this run of the notebook"
+            first, second = claim["models"]
+            from fer_lib.complexity import device_label, resolve_device
+
+            label = device_label(resolve_device(self.device))
+            return self._fps(name, first) / self._fps(name, second), f"batch-1 FPS ratio on {label}"
+        if kind == "epoch_time_ratio":
+            return self._epoch_time_ratio(claim)
+        raise ValueError(f"claim {claim['id']}: unknown kind {kind!r}")
+
+    def _epoch_time_ratio(self, claim: dict) -> tuple[float | None, str]:
+        runs = real_runs() if self.runs is None else self.runs
+        times = {}
+        for experiment in claim["experiments"]:
+            mine = [r for r in runs if r["manifest"]["experiment"] == experiment]
+            if not mine:
+                return None, f"no real-data run of {experiment} yet"
+            history = pd.read_csv(Path(mine[-1]["run_dir"]) / "history.csv")
+            times[experiment] = (float(history["epoch_s"].median()), mine[-1]["manifest"]["device"])
+        (t1, d1), (t2, d2) = (times[e] for e in claim["experiments"])
+        if d1 != d2:
+            return None, f"runs on different devices ({d1} vs {d2})"
+        return t1 / t2, f"median epoch time on {d1}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see fer_lib/__init__.py
+
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent

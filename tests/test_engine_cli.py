@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fer_lib.cli import main
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -17,7 +19,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def test_train_smoke_then_evaluate():
+def test_train_smoke_then_evaluate(capsys):
     proc = _cli("train", "p3_resnet50_weighted", "--profile", "smoke", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
@@ -25,15 +27,16 @@ def test_train_smoke_then_evaluate():
     assert run_dir.is_relative_to(Path(os.environ["FER_RESULTS_DIR"])), (run_dir, os.environ["FER_RESULTS_DIR"])
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["model"]["name"] == "resnet50"
-    proc = _cli("evaluate", str(run_dir), "--split", "test", "--device", "cpu")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = json.loads(proc.stdout)
+    assert main(["evaluate", str(run_dir), "--split", "test", "--device", "cpu"]) == 0  # in-process: saves an import
+    metrics = json.loads(capsys.readouterr().out)
     stored = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test"] == stored["test"], (metrics["test"], stored["test"])
 
 
-def test_cli_errors_are_clear():
-    proc = _cli("train", "no_such_config")
-    assert proc.returncode == 2 and "no experiment config" in proc.stderr
-    proc = _cli("train", "p3_resnet50_weighted", "--set", "train.epochz=1")
-    assert proc.returncode == 2 and "epochz" in proc.stderr
+def test_cli_errors_are_clear(capsys, tmp_path):
+    assert main(["train", "no_such_config"]) == 2
+    assert "no experiment config" in capsys.readouterr().err
+    assert main(["train", "p3_resnet50_weighted", "--set", "train.epochz=1"]) == 2
+    assert "epochz" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err

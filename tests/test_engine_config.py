@@ -16,7 +16,8 @@ def _write(path, data):
 MINIMAL = {
     "experiment": "x", "paper": "P0",
     "model": {"name": "tiny_cnn"},
-    "data": {"dataset": "synthetic", "input_size": 48, "splits": {"train": ["train"], "val": ["val"], "test": ["test"]}},
+    "data": {"dataset": "synthetic", "input_size": 48,
+             "splits": {"train": ["train"], "val": ["val"], "test": ["test"]}},
     "train": {"epochs": 5, "batch_size": 32},
     "profiles": {"smoke": {"train": {"epochs": 1}, "data": {"splits": {"ratios": [0.6, 0.2, 0.2]}}}},
 }

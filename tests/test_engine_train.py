@@ -151,3 +151,34 @@ def test_resampled_variant_uses_the_plan(tmp_path):
     m = load_run(run).manifest
     assert m["split_sizes"]["train_fit"] != m["split_sizes"]["train"]  # Disgust x6, Surprise x1.2, Happy x0.8
     assert m["status"] == "complete" and m["config"]["balance"]["class_weights"] is None
+
+
+def test_early_stopping_and_best_checkpoint(tmp_path, monkeypatch):
+    """Patience counts epochs without val-accuracy gain; best.pt holds the best-val epoch (P1 Table 5 rule)."""
+    scripted = iter([0.50, 0.60, 0.55, 0.58, 0.70, 0.80])
+    real_eval = engine.evaluate_split
+
+    def fake_eval(model, data, rt, **kwargs):
+        out = real_eval(model, data, rt, **kwargs)
+        out["acc"] = next(scripted)
+        return out
+
+    monkeypatch.setattr(engine, "evaluate_split", fake_eval)
+    cfg = tiny_config(**{"train.epochs": 6, "train.early_stopping": {"metric": "val_acc", "patience": 2}})
+    run = run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path)
+    m = load_run(run).manifest
+    assert m["epochs_run"] == 4 and m["best_epoch"] == 2 and m["stopped_early"] is True
+    assert m["best_val_metric"] == pytest.approx(0.60)
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=False)
+    assert best["epoch"] == 2 and best["val_metric"] == pytest.approx(0.60)
+    assert {"model_state", "model_name", "model_options", "num_classes", "class_names", "input_size", "mean", "std",
+            "epoch", "val_metric"} <= set(best)
+
+
+def test_class_weights_reach_the_loss():
+    from fer_lib.data import class_weights
+
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    crit = engine.build_criterion(tiny_config(), labels, 3, torch.device("cpu"))
+    assert torch.allclose(crit.weight, torch.from_numpy(class_weights(labels, 3, "inverse_frequency")))
+    assert engine.build_criterion(tiny_config("p3_resnet50_resampled"), labels, 3, torch.device("cpu")).weight is None

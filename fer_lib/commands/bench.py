@@ -16,8 +16,11 @@ def register(subparsers) -> None:
                         help="paper tags (P1..P4), experiment configs or model names (default: the four papers' "
                              "models at their paper input sizes)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per configuration")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed warm-up steps per configuration")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps per pipeline, split over --rounds (CPU default 4, 2 at 224 px; CUDA 30)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed warm-up steps per model (CPU 1, CUDA 10)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="time the pipelines in this many alternating-order blocks (CPU 2, CUDA 3)")
     parser.add_argument("--batch", type=int, default=None, help="training batch size for every model")
     parser.add_argument("--quick", action="store_true", help="fewer steps on CUDA (CPU is always quick)")
     parser.add_argument("--threads", type=int, default=None,
@@ -43,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     from fer_lib.bench import run_benchmark, write_results
 
     result = run_benchmark(args.models, args.device, steps=args.steps, warmup=args.warmup, batch=args.batch,
-                           quick=args.quick, threads=args.threads, num_workers=args.workers,
+                           rounds=args.rounds, quick=args.quick, threads=args.threads, num_workers=args.workers,
                            inference=args.inference, profile_missed=args.profile, seed=args.seed, log=_log)
     paths = write_results(result, args.out)
     with pd.option_context("display.width", 200, "display.max_columns", 30):

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# On a shared, oversubscribed CPU, OpenMP threads that spin while waiting make torch up to ~30x slower
-# (measured: ResNet-50 training 2 vs 30 img/s). Sleeping waiters cost nothing measurable when the CPU is
-# idle. Takes effect only if torch is not loaded yet; an explicit OMP_WAIT_POLICY wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def register(subparsers) -> None:

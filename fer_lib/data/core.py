@@ -48,7 +48,8 @@ def require_canonical(name: str, where: str = "") -> str:
 
 def canonical_order(names) -> tuple[str, ...]:
     """Canonical names sorted in canonical order (duplicates removed)."""
-    return tuple(c for c in CANONICAL_CLASSES if c in set(names))
+    present = set(names)
+    return tuple(c for c in CANONICAL_CLASSES if c in present)
 
 
 def to_canonical(labels: np.ndarray, own_names, where: str = "") -> tuple[np.ndarray, tuple[str, ...]]:
@@ -74,7 +75,12 @@ def split_sort_key(name: str) -> tuple[int, str]:
 
 @dataclass
 class FERDataset:
-    """A loaded dataset: images, canonical labels, the dataset's own split names, provenance."""
+    """A loaded dataset: images, canonical labels, the dataset's own split names, provenance.
+
+    sha256 is the hash of the prepared npz the data was read from; for data derived from several
+    files (ferplus: votes + FER2013; fer2013_affectnet) it hashes the parts' sha256 and the options;
+    for the synthetic set it hashes the generated arrays and the generator parameters.
+    """
 
     name: str
     images: np.ndarray

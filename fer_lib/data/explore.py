@@ -111,19 +111,18 @@ def p1_table4_comparison(fer2013: FERDataset | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pixel_stats(ds: FERDataset, chunk: int = 4096) -> dict:
-    """Mean and std of pixel values in [0, 1] (per channel for RGB), computed in chunks."""
+def pixel_stats(ds: FERDataset, chunk: int = 2048) -> dict:
+    """Mean and std of pixel values in [0, 1] (per channel for RGB), exact, from 256-bin histograms."""
     channels = 3 if ds.images.ndim == 4 else 1
-    total = np.zeros(channels)
-    total_sq = np.zeros(channels)
-    count = 0
+    hist = np.zeros((channels, 256), dtype=np.int64)
     for start in range(0, len(ds), chunk):
-        block = ds.images[start:start + chunk].reshape(-1, channels).astype(np.float64) / 255.0
-        total += block.sum(0)
-        total_sq += (block ** 2).sum(0)
-        count += len(block)
-    mean = total / max(count, 1)
-    std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean ** 2, 0))
+        block = ds.images[start:start + chunk].reshape(-1, channels)
+        for c in range(channels):
+            hist[c] += np.bincount(block[:, c], minlength=256)
+    values = np.arange(256) / 255.0
+    count = np.maximum(hist.sum(1), 1)
+    mean = (hist * values).sum(1) / count
+    std = np.sqrt(np.maximum((hist * values ** 2).sum(1) / count - mean ** 2, 0))
     fmt = (lambda a: round(float(a[0]), 4)) if channels == 1 else (lambda a: [round(float(x), 4) for x in a])
     return dict(dataset=ds.name, n=len(ds), image_shape="x".join(map(str, ds.images.shape[1:])),
                 channels="gray" if channels == 1 else "RGB", mean=fmt(mean), std=fmt(std))
@@ -134,28 +133,45 @@ def pixel_stats_table(datasets: list[FERDataset]) -> pd.DataFrame:
     return pd.DataFrame([pixel_stats(ds) for ds in datasets])
 
 
-def sample_grid(ds: FERDataset, per_class: int = 8, seed: int = 0, split: str | None = None):
-    """A matplotlib figure: one row per class, `per_class` random images of it (optionally one split)."""
-    import matplotlib.pyplot as plt
+def sample_montage(ds: FERDataset, per_class: int = 8, seed: int = 0, split: str | None = None,
+                   tile: int = 64) -> tuple[np.ndarray, list[int]]:
+    """An RGB uint8 montage: one row per class of `per_class` random images (resized to tile x tile,
+    blank where a class has fewer), and the number of images available per class."""
+    from fer_lib.data.images import resize_batch, to_rgb
 
     rng = np.random.default_rng(seed)
     mask = np.ones(len(ds), bool) if split is None else ds.split == split
-    fig, axes = plt.subplots(ds.num_classes, per_class, figsize=(per_class * 0.9, ds.num_classes * 1.0),
-                             squeeze=False)
-    for k, cls in enumerate(ds.class_names):
+    pad = 2
+    montage = np.full((ds.num_classes * (tile + pad), per_class * (tile + pad), 3), 255, dtype=np.uint8)
+    available = []
+    for k in range(ds.num_classes):
         rows = np.flatnonzero(mask & (ds.labels == k))
-        pick = rng.choice(rows, size=min(per_class, len(rows)), replace=False) if len(rows) else []
-        for j in range(per_class):
-            ax = axes[k, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if j < len(pick):
-                img = ds.images[pick[j]]
-                ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
-        axes[k, 0].set_ylabel(f"{cls}\n({len(rows)})", rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{ds.name}: random samples per class (seed {seed})", fontsize=10)
+        available.append(len(rows))
+        pick = np.sort(rng.choice(rows, size=min(per_class, len(rows)), replace=False))
+        if not len(pick):
+            continue
+        tiles = to_rgb(resize_batch(ds.images[pick], tile))
+        for j, img in enumerate(tiles):
+            y, x = k * (tile + pad), j * (tile + pad)
+            montage[y:y + tile, x:x + tile] = img
+    return montage, available
+
+
+def sample_grid(ds: FERDataset, per_class: int = 8, seed: int = 0, split: str | None = None, tile: int = 64):
+    """A matplotlib figure of sample_montage: one row per class (label and class size on the left)."""
+    import matplotlib.pyplot as plt
+
+    montage, available = sample_montage(ds, per_class, seed, split, tile)
+    height = montage.shape[0] / montage.shape[1] * per_class * 1.0
+    fig, ax = plt.subplots(figsize=(per_class * 1.0 + 1.2, height))
+    ax.imshow(montage)
+    ax.set_yticks([(k + 0.5) * (tile + 2) for k in range(ds.num_classes)])
+    ax.set_yticklabels([f"{c} ({n:,})" for c, n in zip(ds.class_names, available)], fontsize=8)
+    ax.set_xticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    where = f", split {split}" if split else ""
+    ax.set_title(f"{ds.name}: {per_class} random images per class (seed {seed}{where})", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -197,3 +213,24 @@ def training_split(ds: FERDataset) -> FERDataset:
         if (ds.split == name).any():
             return ds.subset(ds.split == name)
     raise ValueError(f"{ds.name}: no training split among {ds.split_names}")
+
+
+def resample_table(plan: ResamplePlan) -> pd.DataFrame:
+    """The plan per class (before, factor, after, extra copies) plus each class's size relative to the
+    mean class before resampling (P3: disgust is about 1/6 of the average class)."""
+    table = plan.table()
+    table["copies"] = table["after"] - table["before"]
+    table.loc[table["copies"] < 0, "copies"] = 0
+    table["before / class mean"] = (table["before"] / table["before"].mean()).round(3)
+    return table
+
+
+def availability_note(loaded: dict[str, tuple[FERDataset | None, str]]) -> str:
+    """Markdown lines: which datasets were used (with sha256) and which were not available, and why."""
+    lines = ["Datasets:"]
+    for name, (ds, reason) in loaded.items():
+        if ds is None:
+            lines.append(f"- {name}: not available ({reason})")
+        else:
+            lines.append(f"- {name}: {len(ds):,} images, sha256 {ds.sha256[:16]}..., from {ds.source}")
+    return "\n".join(lines)

@@ -77,14 +77,14 @@ def missing_dataset_error(name: str, data_dir: Path, looked_for: list[Path]) -> 
     """A FileNotFoundError listing the paths tried, the expected layout and where to obtain the data."""
     spec = _REGISTRY.get(name)
     tried = "\n".join(f"  - {p}" for p in looked_for)
-    lines = [f"dataset {name!r} not found in data dir {data_dir}. Looked for:", tried]
+    where = f"; official source: {spec.url}" if spec is not None else ""
+    lines = [f"dataset {name!r} not found in data dir {data_dir}{where}", "Looked for:", tried]
     if spec is not None:
         if spec.prepared_file:
             lines.append(f"Either put the prepared archive {spec.prepared_file} in {data_dir}, or the public release:")
         else:
             lines.append("Put the public release there:")
         lines.append("  " + spec.layout.replace("\n", "\n  "))
-        lines.append(f"Official source: {spec.url}")
     lines.append("Choose the data dir with --data-dir or the FER_DATA_DIR environment variable "
                  "(the embedded 'synthetic' dataset needs no download).")
     return FileNotFoundError("\n".join(lines))

@@ -1,0 +1,74 @@
+"""The notebooks' shared steps: Grad-CAM on the token-layout models, paper columns, a run's own images."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fer_lib import notebook_steps as steps
+from fer_lib.analysis import entropy_by_class, gradcam_maps, max_entropy
+from fer_lib.models import create_model
+from fer_lib.paths import results_dir
+
+
+@pytest.mark.parametrize("name, options", [("swin_spst_ema", {"spst_stage": 4, "ema_after": 2}),
+                                           ("swin_spst_ema", {}), ("swin_se_resnet", {})])
+def test_gradcam_on_swin_models_is_one_map_per_image_at_input_size(name, options):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=7, **options).eval()
+    cam = gradcam_maps(model, torch.randn(1, 3, 224, 224), targets=[3])
+    assert cam.shape == (1, 224, 224)
+    assert np.isfinite(cam).all() and cam.min() >= 0 and cam.max() <= 1 + 1e-6
+    table = entropy_by_class(cam, np.array([3]), [f"c{k}" for k in range(7)])
+    assert 0 <= table.loc[3, "entropy"] <= max_entropy(224, 224) + 1e-9 and table.loc[3, "n"] == 1
+
+
+def _fake_run(experiment: str, dataset: str, real: bool, accuracy: float, stamp: str, profile: str = "full"):
+    path = results_dir() / "runs" / experiment / f"{stamp}-{profile}-{dataset}-s0"
+    path.mkdir(parents=True)
+    manifest = {"experiment": experiment, "run_id": path.name, "paper": "P2", "profile": profile, "status": "complete",
+                "dataset": {"name": dataset, "real": real, "class_names": ["Angry"]}, "seed": 0, "epochs": 3,
+                "epochs_run": 3, "recipe_epochs": 150, "started": stamp, "device": "cpu", "train_img_per_s": 1.0,
+                "num_params": 1000, "config": {"model": {"name": "lc2fer_c5"}}}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    (path / "metrics.json").write_text(json.dumps({"test": {"accuracy": accuracy, "f1_weighted": accuracy}}))
+    (path / "history.csv").write_text("epoch,epoch_s\n1,2.0\n2,4.0\n3,3.0\n")
+    return path
+
+
+def test_paper_columns_headline_and_grid():
+    _fake_run("p2_lc2fer_c5", "synthetic", False, 0.9, "20260101-000000", "smoke")
+    real = _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5, "20250101-000000")
+    table = steps.compare_with_paper(["p2_lc2fer_c5", "p2_lc2fer_c6"])
+    row = table[table["dataset"] == "rafdb"].iloc[0]
+    assert row["accuracy %"] == "50.00" and row["comparable"] == "yes"
+    assert row["paper accuracy %"] == steps.paper_values("p2_lc2fer_c5")["accuracy"]  # from claims.yaml
+    assert table[table["dataset"].str.contains("embedded")].iloc[0]["comparable"].startswith("no")
+    assert table[table["experiment"] == "p2_lc2fer_c6"].iloc[0]["dataset"] == "no complete run"
+    best = steps.headline("p2_lc2fer_c5")
+    assert best["real"] and best["latest"] == real and best["accuracy"] == pytest.approx(50.0)  # real beats newer synthetic
+    bubbles = steps.epoch_time_table({"C5": "p2_lc2fer_c5"})
+    assert bubbles.loc[0, "median epoch s"] == 3.0 and bubbles.loc[0, "params"] == 1000
+    wide = steps.grid_wide(steps.grid_table({"C5": {"rafdb": "p2_lc2fer_c5"}, "C6": {"rafdb": "p2_lc2fer_c6"}}))
+    assert wide.loc[0, "rafdb ours"] == "50.00" and wide.loc[1, "rafdb ours"] == "-"
+
+
+def test_run_images_rebuilt_from_the_manifest_and_cross_dataset(tmp_path):
+    from fer_lib.config import load_config
+    from fer_lib.cross_dataset import cross_dataset_table
+    from fer_lib.train import run_experiment
+
+    cfg = load_config("p3_resnet50_weighted", "smoke", overrides={
+        "model.name": "tiny_cnn", "model.options": {}, "evaluate.bootstrap": 10,
+        **steps.smoke_overrides("smoke", train=14, val=7, test=7, batch_size=7)})
+    run_dir = run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path)
+    data = steps.split_predictions(run_dir, "test")
+    assert len(data["images"]) == len(data["labels"]) == 7 and data["probs"].shape == (7, 7)
+    assert steps.misclassified_figure(run_dir, short=True) is not None
+    table = cross_dataset_table([run_dir], ["synthetic", "jaffe"], data_dir=tmp_path / "nothing", max_per_set=5)
+    own, missing = table.iloc[0], table.iloc[1]
+    assert own["status"] == "ok" and own["test images"] == "the run's own test split" and own["n"] == 5
+    assert missing["status"].startswith("not available")
