@@ -150,3 +150,18 @@ def per_class_table(run_dir: Path, split: str = "test") -> pd.DataFrame:
                             {"class": "macro avg", "f1": round(metrics["f1_macro"], 2), "support": metrics["n"]},
                             {"class": "weighted avg", "f1": round(metrics["f1_weighted"], 2), "support": metrics["n"]}])
     return pd.concat([table, summary], ignore_index=True)
+
+
+def p3_table1_beside(run_dir: Path | None, split: str = "test") -> pd.DataFrame:
+    """P3 Table 1 (class-weighted model's report on the 7,178 test images) beside a run's own report."""
+    from fer_lib.data.paper_tables import P3_TABLE1_REPORT, P3_TABLE1_SUMMARY
+
+    rows = [{"class": name, "paper precision": p, "paper recall": r, "paper F1": f, "paper support": n}
+            for name, (p, r, f, n) in P3_TABLE1_REPORT.items()]
+    rows += [{"class": name, "paper F1": f} for name, f in P3_TABLE1_SUMMARY.items()]
+    table = pd.DataFrame(rows)
+    if run_dir is None:
+        return table
+    ours = per_class_table(run_dir, split).rename(columns={"precision": "our precision", "recall": "our recall",
+                                                           "f1": "our F1", "support": "our support"})
+    return table.merge(ours, on="class", how="outer")

@@ -168,6 +168,18 @@ def p4_entropy_max(item: dict, data_dir=None) -> str:
             f"{100 * min(original) / bound:.0f}-{100 * max(original) / bound:.0f}% of maximum")
 
 
+def p4_spst_gmacs(item: dict, data_dir=None) -> str:
+    from fer_lib.complexity import count_flops
+    from fer_lib.models import create_model
+
+    base = count_flops(create_model("swin_spst_ema", spst_stage=None, ema_after=None), 224) / 2e9
+    spst = count_flops(create_model("swin_spst_ema", spst_stage=4, ema_after=None), 224) / 2e9
+    paper = {c["id"]: float(c["value"]) for c in load_claims()["claims"]}
+    p_base, p_spst = paper["P4-gflops-base"], paper["P4-gflops-spst"]
+    return (f"ours: Swin-T {base:.3f} -> SPST(4) {spst:.3f} GMACs (-{base - spst:.3f}); "
+            f"P4: {p_base:.2f} -> {p_spst:.2f} (-{p_base - p_spst:.2f})")
+
+
 def p1_table4_sums(item: dict, data_dir=None) -> str:
     from fer_lib.data.explore import p1_table4_comparison, try_load
 
@@ -183,7 +195,7 @@ def inconsistencies_table(data_dir=None) -> pd.DataFrame:
         check = item.get("check")
         try:
             evidence = globals()[check](item, data_dir) if check else ""
-        except (ImportError, AttributeError, FileNotFoundError, KeyError) as err:
+        except (ImportError, AttributeError, FileNotFoundError, KeyError, ValueError) as err:
             evidence = f"(check unavailable: {err})"
         rows.append({"id": item["id"], "paper": item["paper"], "where": item["table"],
                      "finding": item["text"], "evidence": evidence})

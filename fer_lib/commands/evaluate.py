@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="re-evaluate a run's best checkpoint; prints metrics JSON")
     parser.add_argument("run_dir", help="a run directory (results/runs/<experiment>/<run_id>)")

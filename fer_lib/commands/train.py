@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one experiment (fer_lib/configs/<CONFIG>.yaml)")
     parser.add_argument("config", help="config name (see fer_lib/configs) or path to a YAML file")

@@ -1,0 +1,99 @@
+"""Verdicts come only from complete real-data runs, with mean ± std over seeds and honest budgets."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from fer_lib import verdicts
+from fer_lib.paths import results_dir
+
+CLAIM = {"id": "X", "paper": "P3", "table": "T1", "dataset": "fer2013", "split": "test", "kind": "accuracy",
+         "value": 55.0, "experiment": "p3_resnet50_weighted"}
+
+
+def _write_run(name: str, seed: int, accuracy: float, real: bool = True, status: str = "complete",
+               epochs: int = 40, override: int | None = None, recall_disgust: float = 0.5) -> None:
+    run = results_dir() / "runs" / "p3_resnet50_weighted" / name
+    run.mkdir(parents=True)
+    manifest = {"experiment": "p3_resnet50_weighted", "run_id": name, "paper": "P3", "profile": "full",
+                "status": status, "seed": seed, "dataset": {"name": "fer2013" if real else "synthetic", "real": real},
+                "recipe_epochs": 40, "epochs": override or epochs, "epochs_override": override, "epochs_run": override or epochs,
+                "pretrained": "none: trained from scratch", "device": "cpu", "config": {"model": {"name": "resnet50"}}}
+    metrics = {"test": {"accuracy": accuracy, "f1_weighted": accuracy, "f1_macro": accuracy, "n": 10,
+                        "per_class": {"Disgust": {"precision": 0.5, "recall": recall_disgust, "f1": 0.5, "support": 3}}}}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_verdict_boundaries():
+    assert verdicts.verdict(55.0, 56.9, 2.0) == "reproduced"
+    assert verdicts.verdict(55.0, 53.0, 2.0) == "reproduced"
+    assert verdicts.verdict(55.0, 52.9, 2.0) == "not reproduced"
+    assert verdicts.verdict(55.0, 57.5, 2.0) == "exceeded"
+
+
+def test_only_complete_real_runs_count_and_seeds_are_averaged():
+    _write_run("a", 0, 0.54)
+    _write_run("b", 1, 0.56)
+    _write_run("c", 2, 0.99, real=False)        # synthetic: never counts
+    _write_run("d", 3, 0.99, status="running")  # unfinished: never counts
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["n"] == 2 and row["seeds"] == "0,1"
+    assert row["ours"] == pytest.approx(55.0)
+    assert row["ours_std"] == pytest.approx(math.sqrt(2.0))  # sample std of 54 and 56
+    assert row["verdict"] == "reproduced"
+
+
+def test_reduced_budget_is_inconclusive_not_a_verdict():
+    _write_run("short", 0, 0.30, override=2)
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["verdict"] == "inconclusive"
+    assert "2 of 40 epochs" in row["why"]
+    assert row["ours"] == pytest.approx(30.0)
+
+
+def test_full_budget_runs_are_preferred_over_reduced_ones():
+    _write_run("short", 0, 0.30, override=2)
+    _write_run("full", 0, 0.40)
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["n"] == 1 and row["verdict"] == "not reproduced" and row["gap"] == pytest.approx(-15.0)
+
+
+def test_class_error_is_one_minus_recall():
+    _write_run("a", 0, 0.5, recall_disgust=0.25)
+    claim = {**CLAIM, "kind": "class_error", "class": "Disgust", "value": 75.0}
+    assert verdicts.judge_run_claim(claim, verdicts.real_runs())["ours"] == pytest.approx(75.0)
+
+
+def test_missing_dataset_is_not_run_with_the_reason(tmp_path):
+    claim = {**CLAIM, "dataset": "affectnet", "experiment": "p1_swin_t_affectnet"}
+    row = verdicts.judge_run_claim(claim, [], data_dir=tmp_path)
+    assert row["verdict"] == "not run" and "affectnet" in row["why"]
+
+
+def test_every_claim_is_well_formed():
+    data = verdicts.load_claims()
+    known = set(verdicts.RUN_KINDS) | {"params", "gflops", "param_ratio", "fps_ratio", "epoch_time_ratio"}
+    ids = [c["id"] for c in data["claims"]]
+    assert len(ids) == len(set(ids))
+    for claim in data["claims"]:
+        assert claim["kind"] in known, claim["id"]
+        assert claim["paper"] in {"P1", "P2", "P3", "P4"}
+        if claim["kind"] in verdicts.RUN_KINDS:
+            assert {"dataset", "experiment", "split"} <= claim.keys(), claim["id"]
+
+
+def test_size_claims_measured_on_the_zoo():
+    measure = verdicts.ModelMeasurer(measure_speed=False)
+    claims = {c["id"]: c for c in verdicts.load_claims()["claims"]}
+    value, _ = measure(claims["P2-params-C1"])
+    assert value == 3_389_647
+    value, note = measure(claims["P4-fps-ratio"])
+    assert value is None and "not measured" in note
+
+
+def test_p3_support_inconsistency_is_recomputed():
+    assert "7,178" in verdicts.p3_support_sum({}) and "7,278" in verdicts.p3_support_sum({})
