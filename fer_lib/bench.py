@@ -332,26 +332,14 @@ def usual_feeder(loader: torch.utils.data.DataLoader, rt) -> tuple[Callable[[], 
 
 def make_train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, rt,
                     grad_clip: float | None = None) -> Callable[[torch.Tensor, torch.Tensor], None]:
-    """The train step of fer_lib.train.train_one_epoch (autocast forward + loss, backward, clip, step)."""
+    """The engine's own `fer_lib.train.train_step`, bound to one model (so training and bench cannot drift)."""
+    from fer_lib.train import train_step
+
     scaler = torch.amp.GradScaler("cuda") if rt.amp_dtype == torch.float16 else None
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        with record_function("bench.forward"), rt.autocast():
-            loss = criterion(model(x).float(), y)
-        with record_function("bench.backward"):
-            optimizer.zero_grad(set_to_none=True)
-            (scaler.scale(loss) if scaler is not None else loss).backward()
-        with record_function("bench.optimizer"):
-            if scaler is not None:
-                if grad_clip:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                if grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                optimizer.step()
+        with record_function("bench.train_step"):
+            train_step(model, criterion, optimizer, x, y, rt, scaler=scaler, grad_clip=grad_clip)
 
     return step
 
@@ -568,7 +556,7 @@ def profile_case(case: BenchCase, device: torch.device, settings: Settings,
             close()
         avg = {e.key: e for e in prof.key_averages()}
         label_rows, summary[pipeline] = [], {}
-        for label in ("bench.data", "bench.forward", "bench.backward", "bench.optimizer"):
+        for label in ("bench.data", "bench.train_step"):
             if label in avg:
                 ms = avg[label].cpu_time_total / 1000 / steps
                 summary[pipeline][label.removeprefix("bench.")] = ms

@@ -46,6 +46,10 @@ EVAL_SETS: dict[str, EvalSet] = {
 }
 
 
+COLUMNS = ["trained on", "run", "model", "evaluated on", "status", "test images", "n", "accuracy %",
+           "accuracy % (all model classes)", "classes dropped from test set", "model classes absent from test set"]
+
+
 def shared_classes(model_classes, data_classes) -> list[str]:
     """Canonical class names present in both, in the model's order."""
     data = set(data_classes)
@@ -141,7 +145,7 @@ def cross_dataset_table(run_dirs: list[str | Path], eval_sets: list[str], data_d
                          "accuracy % (all model classes)": round(result["accuracy_unrestricted"], 2),
                          "classes dropped from test set": ", ".join(result["dropped_from_data"]) or "none",
                          "model classes absent from test set": ", ".join(result["not_in_data"]) or "none"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def cross_dataset_matrix(table: pd.DataFrame, value: str = "accuracy %") -> pd.DataFrame:

@@ -62,11 +62,13 @@ def profile_experiments(experiments: list[str], smoke_subset: list[str], profile
 
 def train_or_skip(experiments: list[str], to_train: list[str], *, profile: str, data_dir=None, seed: int = 0,
                   device: str = "auto", train: bool = True, overrides: dict | None = None,
-                  scratch_if_no_weights: bool = True) -> tuple[list[Path], pd.DataFrame]:
+                  scratch_if_no_weights: bool = True, reasons: dict[str, str] | None = None
+                  ) -> tuple[list[Path], pd.DataFrame]:
     """Train `to_train` (one seed) and say for every other experiment why it was not trained in this call.
 
     Returns (new run dirs, table with experiment, status, why, run). With `train=False` nothing is
-    trained: the notebook only summarises runs already recorded.
+    trained: the notebook only summarises runs already recorded. `reasons` gives the why of
+    experiments that are summarised only (e.g. "trained by notebook 04").
     """
     from fer_lib.study import train_experiments
 
@@ -79,8 +81,8 @@ def train_or_skip(experiments: list[str], to_train: list[str], *, profile: str, 
     for experiment in experiments:
         if train and experiment in to_train:
             continue
-        why = "train=False: existing runs summarised only" if not train else \
-            f"not in the {profile} profile's subset (budget); profile='full' trains it"
+        why = "train=False: existing runs summarised only" if not train else (reasons or {}).get(
+            experiment, f"not in the {profile} profile's subset (budget); profile='full' trains it")
         rows.append({"experiment": experiment, "profile": profile, "status": "not trained here", "why": why})
     table = pd.DataFrame(rows)
     order = {e: i for i, e in enumerate(experiments)}
@@ -316,7 +318,11 @@ def per_class_recall(experiments: list[str], split: str = "test") -> pd.DataFram
         if paper:
             rows.append({"experiment": experiment, "data": f"paper ({paper_values(experiment, split).get('dataset', '')})",
                          "run": "claims.yaml", **paper})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    from fer_lib.data import CANONICAL_CLASSES
+
+    meta = [c for c in ("experiment", "data", "run") if c in table.columns]
+    return table[meta + [c for c in CANONICAL_CLASSES if c in table.columns]]
 
 
 def runs_overview(run_dirs) -> pd.DataFrame:
@@ -424,7 +430,8 @@ def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.Dat
                      "params": ours["params"], "median epoch s": float(epoch_s.median()) if len(epoch_s) else np.nan,
                      "device": run.manifest.get("device", ""), "accuracy %": round(ours["accuracy"], 2),
                      "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
-    return pd.DataFrame(rows)
+    columns = ["label", "experiment", "data", "n", "params", "median epoch s", "device", "accuracy %", "paper accuracy %"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def plot_bubbles(table: pd.DataFrame, x: str = "median epoch s", y: str = "accuracy %", size: str = "params",

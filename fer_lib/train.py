@@ -215,6 +215,29 @@ def prepare_batch(images_uint8: torch.Tensor, rt: Runtime, generator: torch.Gene
     return x
 
 
+def train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, rt: Runtime, *, scaler: torch.amp.GradScaler | None = None,
+               grad_clip: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a prepared batch (autocast forward + loss, backward, clip, step); returns (loss, logits)."""
+    with rt.autocast():
+        logits = model(x)
+        loss = criterion(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+    return loss, logits
+
+
 def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, data: SplitData,
                     rt: Runtime, *, batch_size: int, generator: torch.Generator, augment: Augment | None = None,
                     copy_augment: Augment | None = None, scaler: torch.amp.GradScaler | None = None,
@@ -237,22 +260,7 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
         x = prepare_batch(data.images[idx], rt, generator, augment,
                           None if data.is_copy is None else data.is_copy[idx], copy_augment)
         y = data.labels[idx]
-        with rt.autocast():
-            logits = model(x)
-            loss = criterion(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            if grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            if grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
+        loss, logits = train_step(model, criterion, optimizer, x, y, rt, scaler=scaler, grad_clip=grad_clip)
         loss_sum += loss.detach() * len(idx)
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(idx)
