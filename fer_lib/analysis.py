@@ -119,8 +119,8 @@ def gradcam_batches(trained, images: np.ndarray, targets: np.ndarray, batch_size
     return np.concatenate(maps) if maps else np.zeros((0, size, size), dtype=np.float32)
 
 
-def entropy_by_class(maps: np.ndarray, labels: np.ndarray, class_names) -> "pd.DataFrame":
-    """Mean and std of heat-map entropy (nats, maps normalised over their pixels) per class, with n.
+def entropy_by_class(maps: np.ndarray, labels: np.ndarray, class_names):
+    """DataFrame: mean and std of heat-map entropy (nats, maps normalised over their pixels) per class, with n.
 
     `zero maps` counts maps with no positive evidence at all (Grad-CAM all zero), which
     heatmap_entropy treats as uniform, i.e. at the maximum ln(H*W).

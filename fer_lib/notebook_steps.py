@@ -474,8 +474,8 @@ def write_note(section: str, *, profile: str, data_dir=None, trained: pd.DataFra
             text.append("**Trained here**: " + "; ".join(
                 f"{r.experiment} ({r.dataset}, seed {r.seed}{', ' + r.why if r.why else ''})" for r in done.itertuples()))
         other = trained[trained["status"] != "complete"]
-        for r in other.itertuples():
-            text.append(f"**{r.experiment}**: {r.status} — {r.why}")
+        for (status, why), group in other.groupby(["status", "why"], sort=False):
+            text.append(f"**{status.capitalize()}** ({why}): {', '.join(group['experiment'])}")
     if plan is not None and not plan.empty:
         missing = plan[plan["paper's dataset here"] != "available"]
         for dataset, group in missing.groupby("paper's dataset", sort=False):
