@@ -28,7 +28,7 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;font-size:13px}.missing{color:#a33}
-nav a{margin-right:1em}"""
+nav a{margin-right:1em}.scroll{overflow-x:auto}"""
 
 
 def _section_items(section_dir: Path) -> tuple[list[Path], list[Path], list[Path], list[str]]:
@@ -78,7 +78,7 @@ def build_report(root: Path | None = None) -> Path:
                 df = pd.read_csv(table)
                 rel = table.relative_to(root)
                 body.append(f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>')
-                body.append(df.to_html(index=False, na_rep="", border=0, escape=True))
+                body.append('<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True) + "</div>")
                 md.append(f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
             for figure in figures:
                 rel = figure.relative_to(root)

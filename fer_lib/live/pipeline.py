@@ -365,15 +365,9 @@ def _load_avg() -> float | None:
 def _machine(device: str, load_start: float | None) -> dict[str, Any]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    from fer_lib.records import cpu_model
+
+    info = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "platform": platform.platform(),
             "load_avg_start": load_start, "load_avg_end": _load_avg()}
     if device.startswith("cuda"):
