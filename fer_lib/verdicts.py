@@ -139,8 +139,11 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
                 paper, tol = float(claim["value"]), _tolerance(claim)
                 relative = claim["kind"] in ("gflops", "fps_ratio", "param_ratio", "epoch_time_ratio")
                 ok_tol = tol * abs(paper) if relative else tol
-                base.update({"ours": value, "n": 1, "gap": value - paper,
-                             "verdict": verdict(paper, value, ok_tol), "why": note})
+                judged = verdict(paper, value, ok_tol)
+                measured_on = getattr(measure_model, "device_type", None)
+                if claim.get("device") and measured_on and measured_on != claim["device"]:
+                    judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
+                base.update({"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note})
         rows.append(base)
     columns = ["id", "paper", "table", "dataset", "metric", "paper_value", "ours", "ours_std", "n", "gap",
                "tolerance", "verdict", "why", "seeds", "weights", "runs"]
@@ -215,6 +218,13 @@ class ModelMeasurer:
         self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
         self.runs = runs
         self._cache: dict = {}
+
+    @property
+    def device_type(self) -> str:
+        """'cpu' or 'cuda': where speed claims are measured."""
+        from fer_lib.complexity import resolve_device
+
+        return resolve_device(self.device).type
 
     def _model(self, name: str, options: dict):
         from fer_lib.models import create_model, model_spec

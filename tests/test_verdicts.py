@@ -97,3 +97,18 @@ def test_size_claims_measured_on_the_zoo():
 
 def test_p3_support_inconsistency_is_recomputed():
     assert "7,178" in verdicts.p3_support_sum({}) and "7,278" in verdicts.p3_support_sum({})
+
+
+def test_speed_claims_are_judged_only_on_the_papers_device_class():
+    fps = next(c for c in verdicts.load_claims()["claims"] if c["id"] == "P4-fps-ratio")
+    assert fps["device"] == "cuda"
+
+    class FakeCpu:
+        device_type = "cpu"
+
+        def __call__(self, claim):
+            return (1.096 if claim["kind"] == "fps_ratio" else 1.0), "measured"
+
+    table = verdicts.claims_table(FakeCpu(), runs=[])
+    row = table.set_index("id").loc["P4-fps-ratio"]
+    assert row["verdict"] == "inconclusive" and "same device class" in row["why"]
