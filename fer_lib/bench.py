@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from fer_lib.devices import synchronize
 import torch.nn as nn
 from torch.autograd.profiler import record_function
 
@@ -344,11 +345,6 @@ def make_train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
     return step
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_steps(next_batch: Callable[[], Batch], step: Callable[[torch.Tensor, torch.Tensor], None],
                device: torch.device, warmup: int, steps: int, prime: bool = True) -> list[float]:
     """Seconds per timed step (batch fetch + train step). First, untimed: one batch fetched and dropped
@@ -359,12 +355,12 @@ def time_steps(next_batch: Callable[[], Batch], step: Callable[[torch.Tensor, to
         step(*next_batch())
     times = []
     for _ in range(max(1, steps)):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         with record_function("bench.data"):
             x, y = next_batch()
         step(x, y)
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return times
 
@@ -624,7 +620,7 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
     """
     from fer_lib.complexity import cpu_threads
     from fer_lib.records import device_name, git_info, library_versions, utc_now
-    from fer_lib.train import resolve_device
+    from fer_lib.devices import resolve_device
 
     log = log or (lambda msg: None)
     dev = resolve_device(device)

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 import torch
+from fer_lib.devices import resolve_device, synchronize
 import torch.nn as nn
 
 from fer_lib.models import count_params, create_model, model_spec
@@ -31,13 +32,6 @@ SPEED_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(batch_sizes=(1, 4), warmup=2, repeats=3, threads=1),
     "full": dict(batch_sizes=(1, 64), warmup=10, repeats=30, threads=None),
 }
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> cuda if available, else cpu; anything else as torch.device."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def device_label(device: torch.device) -> str:
@@ -103,11 +97,6 @@ def cpu_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _time_passes(
     models: dict[Any, tuple[nn.Module, int]],
     device: torch.device,
@@ -132,10 +121,10 @@ def _time_passes(
             for key, (model, size) in models.items():
                 for b in batch_sizes:
                     x = inputs[(size, b)]
-                    _sync(device)
+                    synchronize(device)
                     start = time.perf_counter()
                     model(x)
-                    _sync(device)
+                    synchronize(device)
                     times[key][b].append(time.perf_counter() - start)
     out = {}
     for key in models:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fer_lib.devices import resolve_device, synchronize
 import torch.nn as nn
 
 from fer_lib.augment import Augment, normalize, resize, to_float, to_nchw, to_rgb
@@ -116,16 +117,6 @@ class Runtime:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> cuda when available, else cpu."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda requested but CUDA is not available (use --device cpu or auto)")
-    return dev
-
-
 def make_runtime(cfg: dict, device: torch.device) -> Runtime:
     """Runtime from config: bf16 autocast and channels_last on CUDA when "auto"; fp32 on CPU."""
     train, data = cfg["train"], cfg["data"]
@@ -155,11 +146,6 @@ def progress_enabled() -> bool:
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 # ---------------------------------------------------------------- building blocks
@@ -251,7 +237,7 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
     loss_sum = torch.zeros((), device=rt.device)
     correct = torch.zeros((), device=rt.device, dtype=torch.long)
     seen = 0
-    _sync(rt.device)
+    synchronize(rt.device)
     start = time.perf_counter()
     batches = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
     if len(batches) > 1 and len(batches[-1]) < 2:
@@ -264,7 +250,7 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
         loss_sum += loss.detach() * len(idx)
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(idx)
-    _sync(rt.device)
+    synchronize(rt.device)
     seconds = time.perf_counter() - start
     seen = max(seen, 1)
     return {"loss": float(loss_sum) / seen, "acc": float(correct) / seen, "n": seen, "seconds": seconds,

@@ -222,7 +222,7 @@ class ModelMeasurer:
     @property
     def device_type(self) -> str:
         """'cpu' or 'cuda': where speed claims are measured."""
-        from fer_lib.complexity import resolve_device
+        from fer_lib.devices import resolve_device
 
         return resolve_device(self.device).type
 
@@ -261,7 +261,8 @@ class ModelMeasurer:
             if not self.measure_speed:
                 return None, "speed not measured in this run of the notebook"
             first, second = claim["models"]
-            from fer_lib.complexity import device_label, resolve_device
+            from fer_lib.complexity import device_label
+            from fer_lib.devices import resolve_device
 
             label = device_label(resolve_device(self.device))
             return self._fps(name, first) / self._fps(name, second), f"batch-1 FPS ratio on {label}"

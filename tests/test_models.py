@@ -10,13 +10,6 @@ from fer_lib.models import WeightsUnavailableError, count_params, create_model, 
 from fer_lib.models.swin_spst_ema import EMA, ema_params
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One CPU thread: on the shared 2-core machine a busy second core stalls every parallel op."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 # Exact counts printed by the papers (7 classes), or the architecture's definition.
 P4_TARGETS = [

@@ -11,13 +11,6 @@ from fer_lib.models import create_model, resolve_options
 from fer_lib.models.paper_figures import PAPER_FIGURES, RATIO_CLAIMS, table_entries
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One CPU thread: on the shared 2-core machine a busy second core stalls every parallel op."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_flops_count_a_linear_layer_as_two_per_multiply_add():
