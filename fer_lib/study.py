@@ -165,3 +165,18 @@ def p3_table1_beside(run_dir: Path | None, split: str = "test") -> pd.DataFrame:
     ours = per_class_table(run_dir, split).rename(columns={"precision": "our precision", "recall": "our recall",
                                                            "f1": "our F1", "support": "our support"})
     return table.merge(ours, on="class", how="outer")
+
+
+def runs_note(run_dirs: list[Path], profile: str) -> str:
+    """Markdown: which runs a section used, on what data, at what budget and where; says when none is real."""
+    from fer_lib.notebook_steps import data_label
+
+    lines = [f"Profile `{profile}`. Figures and tables use the newest run of each experiment, real-data runs first."]
+    manifests = [load_run(r).manifest for r in run_dirs]
+    for m in manifests:
+        lines.append(f"- `{m['experiment']}` `{m['run_id']}`: {data_label(m)}, {m['epochs_run']} epochs run of the "
+                     f"recipe's {m['recipe_epochs']}, input {m['config']['data']['input_size']} px, {m['device']}, "
+                     f"{m['wall_s'] / 60:.0f} min, {m['pretrained']}.")
+    if not any(m["dataset"].get("real") for m in manifests):
+        lines.append("No run on the real dataset yet: these claims stay 'not run' in the verdicts.")
+    return "\n".join(lines)
