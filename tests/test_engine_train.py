@@ -27,7 +27,9 @@ def tiny_config(name="p3_resnet50_weighted", **overrides):
 def learned_run(tmp_path_factory):
     cfg = tiny_config(**{"model.options": {"width": 16}, "data.options": {"n_per_class": 60, "size": 32},
                          "data.input_size": 32, "data.max_samples": {"train": None, "val": None, "test": None},
-                         "train.epochs": 15, "train.batch_size": 32, "optim.lr": 3e-3, "schedule.name": "none"})
+                         "train.epochs": 15, "train.batch_size": 32, "optim.lr": 3e-3, "schedule.name": "none",
+                         # about learning, not stopping: when early stopping fires depends on the CPU and BLAS
+                         "train.early_stopping": {"metric": "val_acc", "patience": None}})
     out = tmp_path_factory.mktemp("runs")
     return run_experiment(cfg, seed=0, device="cpu", out_root=out)
 
@@ -173,6 +175,22 @@ def test_early_stopping_and_best_checkpoint(tmp_path, monkeypatch):
     assert best["epoch"] == 2 and best["val_metric"] == pytest.approx(0.60)
     assert {"model_state", "model_name", "model_options", "num_classes", "class_names", "input_size", "mean", "std",
             "epoch", "val_metric"} <= set(best)
+
+
+def test_early_stopping_fires_patience_epochs_after_the_best(tmp_path):
+    """The rule, not a trajectory: stopped early exactly `patience` epochs after the best val epoch, or ran all."""
+    patience, epochs = 2, 12
+    cfg = tiny_config(**{"train.epochs": epochs, "optim.lr": 3e-2, "schedule.name": "none",
+                         "train.early_stopping": {"metric": "val_acc", "patience": patience}})
+    m = load_run(run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path)).manifest
+    hist = load_run(tmp_path / cfg["experiment"] / m["run_id"]).history
+    assert len(hist) == m["epochs_run"]
+    best = int(hist["val_acc"].idxmax()) + 1  # first epoch reaching the maximum (strict improvement)
+    assert m["best_epoch"] == best
+    if m["stopped_early"]:
+        assert m["epochs_run"] == best + patience < epochs + 1
+    else:
+        assert m["epochs_run"] == epochs and epochs - best < patience
 
 
 def test_class_weights_reach_the_loss():
