@@ -52,7 +52,8 @@ SCHEMA: dict[str, Any] = {
         "epochs": 1,
         "early_stopping": {"metric": "val_acc", "patience": None},
         "select": "val_acc",
-        "amp": "auto",            # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | off
+        # auto: bf16 autocast on CUDA and on CPUs with native bf16 units (AMX / AVX512-BF16), else fp32
+        "precision": "auto",      # auto | fp32 | bf16 | fp16 (fer_lib.devices.autocast_dtype)
         "channels_last": "auto",  # auto (on CUDA) | true | false
         "compile": False,
         "grad_clip": None,
@@ -67,7 +68,7 @@ ENUMS = {
     ("loss", "name"): {"cross_entropy"},
     ("optim", "name"): {"adam", "adamw", "sgd"},
     ("schedule", "name"): {"none", "step", "cosine"},
-    ("train", "amp"): {"auto", "bf16", "fp16", "off"},
+    ("train", "precision"): {"auto", "fp32", "bf16", "fp16"},
     ("balance", "class_weights"): {None, "inverse_frequency", "inverse_sqrt_frequency", "none"},  # data.class_weights
 }
 METRICS = {"val_acc", "val_loss", "val_f1_weighted"}
@@ -231,3 +232,21 @@ def _check_keys(data: dict, schema: dict, where: str, prefix: str = "") -> None:
             if key == "augment" or key == "copy_augment":
                 continue  # checked in validate() (blur has its own keys)
             _check_keys(value, sub, where, f"{dotted}.")
+
+
+_LEGACY_PRECISION = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+def upgrade_stored_config(cfg: dict, recorded_precision: str | None = None) -> dict:
+    """A run's stored config in today's schema (records of schema 1 had train.amp, not train.precision).
+
+    An old run keeps the precision it actually trained with (its manifest's `precision`), so that
+    re-evaluating or resuming it computes exactly as it did.
+    """
+    out = copy.deepcopy(cfg)
+    train = out.setdefault("train", {})
+    if "amp" in train:
+        amp = train.pop("amp")
+        legacy = {"off": "fp32", "bf16": "bf16", "fp16": "fp16"}.get(amp)
+        train.setdefault("precision", _LEGACY_PRECISION.get(recorded_precision or "", legacy or "fp32"))
+    return deep_merge(_defaults(), out, replace=frozenset())

@@ -19,3 +19,60 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work so that wall-clock timings are true (no-op on CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU has native bf16 matrix instructions (AMX-BF16 or AVX512-BF16).
+
+    Without them bf16 autocast on a CPU is emulated and slower than fp32. Setting
+    ATEN_CPU_CAPABILITY below avx512 (as on a CPU without it) also rules bf16 out; FER_CPU_BF16=0|1
+    overrides the detection (the test suite sets 0, so "auto" means fp32 there).
+    """
+    import os
+
+    forced = os.environ.get("FER_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2"):
+        return False
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return any(flag in flags for flag in _CPU_BF16_FLAGS)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for config train.precision on `device` (None = plain fp32).
+
+    auto: bf16 on CUDA (fp16 where the GPU has no bf16) and on CPUs with native bf16 units, else fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision={precision!r} is not one of {list(PRECISIONS)}")
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise ValueError("train.precision=fp16 needs a CUDA device; on a CPU use bf16 or fp32")
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_bf16_native() else None
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """The manifest's precision label: "float32" for plain fp32, else the autocast dtype's name."""
+    return "float32" if dtype is None else str(dtype).replace("torch.", "")

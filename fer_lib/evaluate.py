@@ -216,7 +216,7 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
     from fer_lib.train import limit_indices, make_runtime, make_split, resolve_device
 
     run = load_run(run_dir)
-    cfg, seed = run.manifest["config"], int(run.manifest["seed"])
+    cfg, seed = run.config, int(run.manifest["seed"])
     dev = resolve_device(device)
     trained = load_trained_model(run_dir, which=which, device=str(dev))
     if dataset is None:

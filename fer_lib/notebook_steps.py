@@ -369,7 +369,7 @@ def run_dataset(run_dir: str | Path, data_dir=None, capped: bool = True):
     from fer_lib.train import limit_indices
 
     run = load_run(run_dir)
-    cfg, seed = run.manifest["config"], int(run.manifest["seed"])
+    cfg, seed = run.config, int(run.manifest["seed"])
     dataset = load_dataset(cfg["data"]["dataset"], data_dir or run.manifest.get("data_dir"),
                            **(cfg["data"]["options"] or {}))
     expected = run.manifest.get("dataset", {}).get("sha256")

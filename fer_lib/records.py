@@ -26,10 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer_lib.config import upgrade_stored_config
 from fer_lib.outputs import atomic_write_text
 from fer_lib.paths import PROJECT_ROOT, results_dir
 
 MANIFEST = "manifest.json"
+# 1: the first records (train.amp in the config, no lock); 2: train.precision, schema_version, run lock.
+SCHEMA_VERSION = 2
 HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1_weighted",
                    "epoch_s", "img_per_s"]
 
@@ -215,6 +218,11 @@ class Run:
     def status(self) -> str:
         return self.manifest.get("status", "unknown")
 
+    @property
+    def config(self) -> dict:
+        """The run's config in today's schema (records of earlier schema versions are upgraded)."""
+        return stored_config(self.manifest)
+
     def confusion(self, split: str = "test") -> pd.DataFrame:
         """The counts confusion matrix of a split (index true class, columns predicted)."""
         return pd.read_csv(self.path / f"confusion_{split}.csv", index_col=0)
@@ -222,6 +230,11 @@ class Run:
     def predictions(self, split: str = "test") -> pd.DataFrame:
         """Per-image predictions of a split."""
         return pd.read_csv(self.path / f"predictions_{split}.csv")
+
+
+def stored_config(manifest: dict) -> dict:
+    """The config a manifest records, upgraded to today's schema (see fer_lib.config.upgrade_stored_config)."""
+    return upgrade_stored_config(manifest["config"], manifest.get("precision"))
 
 
 def load_run(path: str | Path) -> Run:

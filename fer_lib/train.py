@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fer_lib.devices import resolve_device, synchronize
 import torch.nn as nn
+
+from fer_lib.devices import autocast_dtype, precision_name, resolve_device, synchronize
 
 from fer_lib.augment import Augment, normalize, resize, to_float, to_nchw, to_rgb
 from fer_lib.records import RunRecorder, device_name, git_info, library_versions, new_run_dir, save_torch, utc_now
@@ -118,14 +119,9 @@ class Runtime:
 
 
 def make_runtime(cfg: dict, device: torch.device) -> Runtime:
-    """Runtime from config: bf16 autocast and channels_last on CUDA when "auto"; fp32 on CPU."""
+    """Runtime from config: train.precision (fer_lib.devices.autocast_dtype), channels_last on CUDA when "auto"."""
     train, data = cfg["train"], cfg["data"]
-    amp_dtype = None
-    if device.type == "cuda" and train["amp"] != "off":
-        if train["amp"] == "fp16" or (train["amp"] == "auto" and not torch.cuda.is_bf16_supported()):
-            amp_dtype = torch.float16
-        else:
-            amp_dtype = torch.bfloat16
+    amp_dtype = autocast_dtype(train["precision"], device)
     cl = train["channels_last"]
     channels_last = device.type == "cuda" if cl == "auto" else bool(cl)
     return Runtime(device=device, input_size=int(data["input_size"]), mean=list(data["mean"]), std=list(data["std"]),
@@ -513,7 +509,7 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
                      "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
             data_dir=str(data_dir) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
             seed=seed, device=device_name(dev), device_type=dev.type,
-            precision=str(rt.amp_dtype).replace("torch.", "") if rt.amp_dtype else "float32",
+            precision=precision_name(rt.amp_dtype), precision_setting=cfg["train"]["precision"],
             channels_last=rt.channels_last, compiled=forward_model is not model, versions=library_versions(),
             num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
             epochs=total_epochs, epochs_override=epochs, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),

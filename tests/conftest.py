@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see fer_lib/__init__.py
+# Tests pin fp32: train.precision "auto" would pick bf16 autocast on CPUs with AMX / AVX512-BF16.
+os.environ["FER_CPU_BF16"] = "0"
 
 import pytest
 

@@ -1,0 +1,65 @@
+"""train.precision: the autocast dtype chosen per device, recorded in the manifest, used on re-evaluation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fer_lib.config import load_config, upgrade_stored_config
+from fer_lib.devices import autocast_dtype, cpu_bf16_native, precision_name
+
+AMX = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n"
+ZEN4 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n"
+OLD = "processor\t: 0\nflags\t\t: fpu sse avx2 fma\n"
+
+
+def test_cpu_bf16_detection_reads_the_flags(monkeypatch):
+    monkeypatch.delenv("FER_CPU_BF16", raising=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    assert cpu_bf16_native(AMX) and cpu_bf16_native(ZEN4) and not cpu_bf16_native(OLD)
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")  # as on a CPU without AVX-512
+    assert not cpu_bf16_native(AMX)
+    monkeypatch.setenv("FER_CPU_BF16", "1")
+    assert cpu_bf16_native(OLD)
+
+
+def test_autocast_dtype_per_setting(monkeypatch):
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu) is torch.bfloat16
+    monkeypatch.setenv("FER_CPU_BF16", "1")
+    assert autocast_dtype("auto", cpu) is torch.bfloat16
+    monkeypatch.setenv("FER_CPU_BF16", "0")
+    assert autocast_dtype("auto", cpu) is None
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        autocast_dtype("fp16", cpu)
+    with pytest.raises(ValueError, match="not one of"):
+        autocast_dtype("half", cpu)
+    assert precision_name(None) == "float32" and precision_name(torch.bfloat16) == "bfloat16"
+
+
+def test_config_takes_precision_and_refuses_others():
+    assert load_config("p3_resnet50_weighted", "full")["train"]["precision"] == "auto"
+    assert load_config("p3_resnet50_weighted", "smoke", {"train.precision": "bf16"})["train"]["precision"] == "bf16"
+    with pytest.raises(ValueError, match="train.precision='half' is not one of"):
+        load_config("p3_resnet50_weighted", "smoke", {"train.precision": "half"})
+
+
+def test_schema_1_configs_keep_the_precision_they_trained_with():
+    old = {"train": {"amp": "auto", "epochs": 2}}
+    assert upgrade_stored_config(old, "float32")["train"]["precision"] == "fp32"
+    assert upgrade_stored_config(old, "bfloat16")["train"]["precision"] == "bf16"
+    assert upgrade_stored_config({"train": {"amp": "off"}}, None)["train"]["precision"] == "fp32"
+    assert "amp" not in upgrade_stored_config(old, "float32")["train"]
+
+
+def test_a_bf16_run_records_its_precision_and_reevaluates_identically(tmp_path):
+    from fer_lib.evaluate import evaluate_run
+    from fer_lib.records import load_run
+    from fer_lib.train import run_experiment
+
+    cfg = load_config("p3_resnet50_weighted", "smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
+                                                        "train.epochs": 2, "train.precision": "bf16",
+                                                        "evaluate.bootstrap": 20})
+    run = load_run(run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path))
+    assert run.manifest["precision"] == "bfloat16" and run.manifest["precision_setting"] == "bf16"
+    assert evaluate_run(run.path, splits=["test"], write=False)["test"] == run.metrics["test"]
