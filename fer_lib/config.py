@@ -142,6 +142,7 @@ def validate(cfg: dict, where: str = "config") -> None:
     """Raise ValueError naming the first unknown key or invalid value in a merged config."""
     body = {k: v for k, v in cfg.items() if k != "profile"}
     _check_keys(body, SCHEMA, where)
+    _check_types(body, SCHEMA, where)
     if cfg.get("abstract"):
         raise ValueError(f"{where}: is an abstract base config; run a config that inherits from it")
     for key in ("experiment", "paper"):
@@ -156,6 +157,12 @@ def validate(cfg: dict, where: str = "config") -> None:
         raise ValueError(f"{where}: data.input_size must be an integer >= 8, got {data.get('input_size')!r}")
     if not isinstance(data.get("splits"), dict):
         raise ValueError(f"{where}: data.splits must be a mapping (see fer_lib.data.split_indices)")
+    if "ratios" not in data["splits"] and not data["splits"].get("val"):
+        raise ValueError(f"{where}: data.splits has no 'val': model selection and early stopping need a validation "
+                         f"split; add val: {{holdout: 0.1}} (a stratified 10% of train) or val: [<split names>]")
+    patience = cfg["train"]["early_stopping"].get("patience")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"{where}: train.early_stopping.patience must be a positive integer or null, got {patience!r}")
     for key in ("mean", "std"):
         if len(data[key]) != 3:
             raise ValueError(f"{where}: data.{key} needs 3 values, got {data[key]!r}")
@@ -187,6 +194,51 @@ def validate(cfg: dict, where: str = "config") -> None:
         raise ValueError(f"{where}: schedule step needs step_size")
     if not cfg["seeds"] or not all(isinstance(s, int) for s in cfg["seeds"]):
         raise ValueError(f"{where}: seeds must be a non-empty list of integers")
+
+
+# Keys whose default does not tell their type (None) or that take several types.
+_ANY_TYPE = frozenset({"model.pretrained", "augment.blur", "balance.copy_augment", "train.grad_clip",
+                       "train.channels_last", "balance.resample", "data.splits", "data.input_size",
+                       "early_stopping.patience", "train.early_stopping.patience", "balance.class_weights"})
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _check_types(data: dict, schema: dict, where: str, prefix: str = "") -> None:
+    """Each value has the type of its default: a number where the default is a number (lr=3e-4, not 'fast'),
+    a mapping where the schema has a section (train.early_stopping={metric, patience}, not 5), a list for lists."""
+    for key, value in data.items():
+        dotted, default = f"{prefix}{key}", schema.get(key)
+        if dotted in _ANY_TYPE or key in FREE_KEYS or default is None:
+            continue
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                example = ", ".join(f"{k}: ..." for k in default) or "..."
+                raise ValueError(f"{where}: {dotted} must be a mapping like {{{example}}}, got {value!r} "
+                                 f"({_type_name(value)})")
+            if default and key not in ("augment", "copy_augment"):
+                _check_types(value, default, where, f"{dotted}.")
+            elif key == "augment":
+                _check_types(value, SCHEMA["augment"], where, f"{dotted}.")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: {dotted} must be true or false, got {value!r} ({_type_name(value)})")
+        elif isinstance(default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: {dotted} must be a number, got {value!r} ({_type_name(value)}); write "
+                                 f"numbers as e.g. 3e-4 or 0.0003")
+            if isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int) \
+                    and key in _INT_KEYS:
+                raise ValueError(f"{where}: {dotted} must be an integer, got {value!r}")
+        elif isinstance(default, list) and not isinstance(value, list):
+            raise ValueError(f"{where}: {dotted} must be a list like {default!r}, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ValueError(f"{where}: {dotted} must be text, got {value!r} ({_type_name(value)})")
+
+
+_INT_KEYS = frozenset({"batch_size", "epochs", "step_size", "eval_batch_size", "bootstrap"})
 
 
 def _defaults() -> dict:

@@ -29,6 +29,7 @@ import pandas as pd
 from fer_lib.config import upgrade_stored_config
 from fer_lib.outputs import atomic_write_text
 from fer_lib.paths import PROJECT_ROOT, results_dir
+from fer_lib.runlock import writer_alive
 
 MANIFEST = "manifest.json"
 # 1: the first records (train.amp in the config, no lock); 2: train.precision, schema_version, run lock.
@@ -216,7 +217,9 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.manifest.get("status", "unknown")
+        """complete | running | interrupted: a manifest still saying "running" whose writer is dead (killed,
+        machine gone) reads as interrupted."""
+        return effective_status(self.path, self.manifest)
 
     @property
     def config(self) -> dict:
@@ -230,6 +233,14 @@ class Run:
     def predictions(self, split: str = "test") -> pd.DataFrame:
         """Per-image predictions of a split."""
         return pd.read_csv(self.path / f"predictions_{split}.csv")
+
+
+def effective_status(run_dir: Path, manifest: dict) -> str:
+    """The manifest's status, with "running" turned into "interrupted" when no live process writes the run."""
+    status = manifest.get("status", "unknown")
+    if status == "running" and not writer_alive(run_dir):
+        return "interrupted"
+    return status
 
 
 def stored_config(manifest: dict) -> dict:
@@ -268,7 +279,7 @@ def list_runs(experiment: str | None = None, root: str | Path | None = None) -> 
             "experiment": m.get("experiment"), "run_id": m.get("run_id"), "paper": m.get("paper"),
             "profile": m.get("profile"), "model": m.get("config", {}).get("model", {}).get("name"),
             "dataset": dataset.get("name"), "real_data": dataset.get("real"), "seed": m.get("seed"),
-            "status": m.get("status"), "epochs_run": m.get("epochs_run"), "best_epoch": m.get("best_epoch"),
+            "status": run.status, "epochs_run": m.get("epochs_run"), "best_epoch": m.get("best_epoch"),
             "best_val_metric": m.get("best_val_metric"), "wall_s": m.get("wall_s"),
             "train_img_per_s": m.get("train_img_per_s"), "device": m.get("device"), "started": m.get("started"),
             "git_commit": m.get("git", {}).get("commit"), "git_dirty": m.get("git", {}).get("dirty"),
@@ -316,6 +327,35 @@ def checkpoint_meta(ckpt: dict) -> dict:
     return {k: ckpt[k] for k in keys if k in ckpt}
 
 
+CHECKPOINT_KEYS = ("model_state", "model_name", "num_classes", "class_names", "input_size", "mean", "std")
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """torch.load a run checkpoint; a missing, empty, truncated or foreign file is a ValueError naming it."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    fix = (f"recreate it by training the run again (`python -m fer_lib train ...`), or resume from "
+           f"checkpoints/last.pt if that one is intact")
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint {path}; {fix}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes); {fix}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
+            AttributeError, ImportError, IndexError) as err:
+        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''}); {fix}") from err
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise ValueError(f"{path} is not a fer-repro checkpoint: it lacks {missing}; {fix}")
+    return ckpt
+
+
 def load_trained_model(run_dir: str | Path, which: str = "best", device: str = "cpu") -> TrainedModel:
     """Rebuild the model of a run from checkpoints/<which>.pt (best or last), in eval mode on `device`."""
     import torch
@@ -327,7 +367,7 @@ def load_trained_model(run_dir: str | Path, which: str = "best", device: str = "
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint {path} (is the run complete? checkpoints are not in git: "
                                 f"re-run `python -m fer_lib train` to recreate them)")
-    meta = torch.load(path, map_location="cpu", weights_only=False)
+    meta = load_checkpoint(path)
     model = create_model(meta["model_name"], num_classes=meta["num_classes"], pretrained=False,
                          **(meta.get("model_options") or {}))
     model.load_state_dict(meta["model_state"])

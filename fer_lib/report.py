@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 
 from fer_lib.outputs import atomic_write_text
 from fer_lib.paths import results_dir
+from fer_lib.runlock import clean_temp_files
 
 # (group title, notebook sections in it); the verdicts come first.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -31,11 +33,16 @@ h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;fo
 nav a{margin-right:1em}.scroll{overflow-x:auto}"""
 
 
+def _visible(section_dir: Path, pattern: str) -> list[Path]:
+    """Files of a section, never a hidden one (a name starting with '.' is a temp file or not ours)."""
+    return sorted(p for p in section_dir.glob(pattern) if not p.name.startswith("."))
+
+
 def _section_items(section_dir: Path) -> tuple[list[Path], list[Path], list[Path], list[str]]:
-    notes = sorted(section_dir.glob("*.md"))
+    notes = _visible(section_dir, "*.md")
     notes = [p for p in notes if not (p.with_suffix(".csv")).exists()]
-    tables = sorted(section_dir.glob("*.csv"))
-    figures = sorted(section_dir.glob("*.png"))
+    tables = _visible(section_dir, "*.csv")
+    figures = _visible(section_dir, "*.png")
     runs_file = section_dir / "runs.json"
     runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
     # the verdict table leads its section
@@ -50,6 +57,8 @@ def _title(stem: str) -> str:
 def build_report(root: Path | None = None) -> Path:
     """Write index.html and index.md under results/ from whatever the notebooks saved; returns the HTML path."""
     root = root or results_dir()
+    for leftover in clean_temp_files(root):  # what writers killed mid-write left behind
+        print(f"[report] removed leftover temp file {leftover}", file=sys.stderr)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body, md = [], [f"# fer-repro results\n\nGenerated {stamp}. Every number below was computed by the study's "
                     "code from the run records linked in each section.\n"]

@@ -22,6 +22,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,9 @@ import torch.nn as nn
 from fer_lib.devices import autocast_dtype, precision_name, resolve_device, synchronize
 
 from fer_lib.augment import Augment, normalize, resize, to_float, to_nchw, to_rgb
-from fer_lib.records import RunRecorder, device_name, git_info, library_versions, new_run_dir, save_torch, utc_now
+from fer_lib.records import (SCHEMA_VERSION, RunRecorder, device_name, git_info, library_versions, load_checkpoint,
+                             new_run_dir, save_torch, stored_config, utc_now)
+from fer_lib.runlock import RunLock, clean_temp_files
 
 TRAIN_SPLITS = ("train", "val")
 
@@ -420,42 +423,114 @@ def _recipe_epochs(cfg: dict) -> int:
         return int(cfg["train"]["epochs"])
 
 
+class ResumeConflict(ValueError):
+    """A resume request whose arguments differ from what the run recorded, or from other code."""
+
+
+def _dotted(cfg: dict, key: str):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "<absent>"
+        node = node[part]
+    return node
+
+
+def check_resume_request(run_dir: str | Path, *, experiment: str | None = None, profile: str | None = None,
+                         seed: int | None = None, epochs: int | None = None, overrides: dict | None = None) -> None:
+    """Refuse resuming `run_dir` with arguments that differ from its manifest (ResumeConflict listing each):
+    a resumed run takes its whole configuration from the manifest, so such an argument would be ignored."""
+    manifest = RunRecorder(Path(run_dir)).manifest
+    if not manifest:
+        raise FileNotFoundError(f"cannot resume {run_dir}: no manifest.json there (is it a run directory?)")
+    cfg = stored_config(manifest)
+    diffs = []
+    if experiment is not None and Path(experiment).stem != manifest.get("experiment"):
+        diffs.append(f"config {experiment!r}, but the run is of {manifest.get('experiment')!r}")
+    if profile is not None and profile != manifest.get("profile"):
+        diffs.append(f"--profile {profile}, but the run used {manifest.get('profile')!r}")
+    if seed is not None and seed != manifest.get("seed"):
+        diffs.append(f"--seed {seed}, but the run used seed {manifest.get('seed')}")
+    if epochs is not None and epochs != manifest.get("epochs"):
+        diffs.append(f"--epochs {epochs}, but the run's budget is {manifest.get('epochs')} epochs")
+    for key, value in (overrides or {}).items():
+        if _dotted(cfg, key) != value:
+            diffs.append(f"--set {key}={value!r}, but the run has {key}={_dotted(cfg, key)!r}")
+    if diffs:
+        raise ResumeConflict(f"cannot resume {run_dir}: a resumed run takes its configuration from its manifest, "
+                             f"and these arguments differ from it: " + "; ".join(diffs) +
+                             ". Resume with no such arguments, or start a new run.")
+
+
+def _check_same_code(run_dir: Path, manifest: dict) -> None:
+    recorded = (manifest.get("git") or {}).get("commit", "unknown")
+    here = git_info()["commit"]
+    if recorded != here:
+        short = recorded[:10]
+        raise ResumeConflict(
+            f"cannot resume {run_dir}: it was trained by the code at commit {short}, and this checkout is at "
+            f"{here[:10]}; resuming with other code would not give the run the original code gives. Resume it from "
+            f"a worktree at that commit: git worktree add ../fer-{short} {recorded} && cd ../fer-{short} && "
+            f"python -m fer_lib train {manifest.get('experiment')} --resume {Path(run_dir).resolve()}")
+
+
+def _open_resume(run_dir: Path, config: dict | None, epochs: int | None) -> tuple[RunRecorder, dict | None]:
+    """The recorder of a run to resume and its last.pt (None before the first epoch), after every check."""
+    recorder = RunRecorder(run_dir)
+    check_resume_request(run_dir, experiment=None if config is None else config.get("experiment"), epochs=epochs)
+    manifest = recorder.manifest
+    if manifest.get("status") == "complete":
+        raise ResumeConflict(f"cannot resume {run_dir}: the run is complete; start a new run instead")
+    _check_same_code(run_dir, manifest)
+    last = recorder.checkpoint_dir / "last.pt"
+    return recorder, (load_checkpoint(last) if last.exists() else None)
+
+
+def _restore(ckpt: dict, model, optimizer, scheduler, scaler, generator) -> FitState:
+    """Put every state last.pt saved back in place; the FitState to continue from."""
+    model.load_state_dict(ckpt["model_state"])
+    optimizer.load_state_dict(ckpt["optimizer_state"])
+    if scheduler is not None and ckpt.get("scheduler_state"):
+        scheduler.load_state_dict(ckpt["scheduler_state"])
+    if scaler is not None and ckpt.get("scaler_state"):
+        scaler.load_state_dict(ckpt["scaler_state"])
+    set_rng_state(ckpt["rng"], generator)
+    return FitState(**ckpt["fit_state"])
+
+
 def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed: int = 0, device: str = "auto",
                    epochs: int | None = None, out_root: str | Path | None = None, resume: str | Path | None = None,
                    on_epoch_end: Callable[[int, dict], None] | None = None) -> Path:
     """Train one experiment (a merged config from fer_lib.config.load_config) and return its run directory.
 
-    resume: a run directory whose checkpoints/last.pt continues the run (its stored config, seed and
-    epoch budget are used) to the same result an uninterrupted run gives (bit-exact on CPU).
+    resume: a run directory whose checkpoints/last.pt continues the run to the same result an
+    uninterrupted run gives (bit-exact on the same machine). Its configuration, seed and epoch budget
+    come from its manifest; a differing `config` experiment or `epochs`, or code at another commit, is
+    refused (ResumeConflict). One process at a time writes a run (fer_lib.runlock).
     """
-    from fer_lib.data import load_dataset, resample_plan, split_indices
-    from fer_lib.evaluate import evaluate_run
-    from fer_lib.models import create_model
-
-    t_start = time.perf_counter()
-    resume_ckpt = None
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if resume is not None:
-        recorder = RunRecorder(Path(resume))
-        if not recorder.manifest:
-            raise FileNotFoundError(f"cannot resume {resume}: no manifest.json there")
-        stored = recorder.manifest["config"]
-        if config is not None and config.get("experiment") != stored.get("experiment"):
-            raise ValueError(f"cannot resume {resume}: it is a run of {stored.get('experiment')!r}, "
-                             f"not {config.get('experiment')!r}")
-        config, seed = stored, int(recorder.manifest["seed"])
-        epochs = recorder.manifest.get("epochs_override") or epochs
-        last = recorder.checkpoint_dir / "last.pt"
-        if last.exists():
-            resume_ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        run_dir = Path(resume)
+        _open_resume(run_dir, config, epochs)  # refuse before taking the lock or touching anything
+        with RunLock(run_dir):
+            clean_temp_files(run_dir, min_age_s=0, skip_live=False)  # we hold the lock: no write under way
+            recorder, ckpt = _open_resume(run_dir, config, epochs)
+            manifest = recorder.manifest
+            return _train(stored_config(manifest), recorder, seed=int(manifest["seed"]),
+                          total_epochs=int(manifest["epochs"]), data_dir=data_dir or manifest.get("data_dir"),
+                          device=device, resume_ckpt=ckpt, on_epoch_end=on_epoch_end)
     if config is None:
         raise ValueError("run_experiment needs a config (fer_lib.config.load_config) or resume=RUN_DIR")
-    cfg = config
-    total_epochs = int(epochs or cfg["train"]["epochs"])
-    dev = resolve_device(device)
-    rt = make_runtime(cfg, dev)
-    seed_everything(seed)
+    total_epochs = int(epochs if epochs is not None else config["train"]["epochs"])
+    return _train(config, None, seed=seed, total_epochs=total_epochs, data_dir=data_dir, device=device,
+                  epochs_override=epochs, on_epoch_end=on_epoch_end, out_root=out_root)
 
-    ds = load_dataset(cfg["data"]["dataset"], data_dir, **(cfg["data"]["options"] or {}))
+
+def _build_splits(cfg: dict, ds, seed: int, dev: torch.device):
+    """(held-out indices, TrainingSplits, resample info) of a config on a dataset."""
+    from fer_lib.data import resample_plan, split_indices
+
     indices = limit_indices(split_indices(ds, cfg["data"]["splits"], seed), cfg["data"]["max_samples"], seed)
     train_idx, val_idx = indices["train"], indices["val"]
     is_copy, plan_info = None, None
@@ -466,6 +541,63 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
     # The training loop gets train and val only; held-out splits stay as indices until training is over.
     splits = TrainingSplits(train=make_split("train", ds.images, ds.labels, train_idx, dev, is_copy),
                             val=make_split("val", ds.images, ds.labels, val_idx, dev))
+    return indices, splits, plan_info
+
+
+def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits: TrainingSplits, plan_info,
+                    *, seed: int, rt: Runtime, model: nn.Module, compiled: bool, total_epochs: int,
+                    epochs_override: int | None, data_dir) -> None:
+    split_sizes = {name: int(len(idx)) for name, idx in indices.items()}
+    split_sizes["train_fit"] = len(splits["train"])  # after resampling (= train without it)
+    recorder.update(
+        schema_version=SCHEMA_VERSION, experiment=cfg["experiment"], run_id=recorder.dir.name, paper=cfg["paper"],
+        profile=cfg.get("profile"), description=cfg.get("description", ""), config=cfg, git=git_info(),
+        dataset={"name": ds.name, "sha256": ds.sha256, "source": ds.source, "real": ds.name != "synthetic",
+                 "n": int(len(ds)), "class_names": list(ds.class_names),
+                 "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
+        data_dir=str(data_dir) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
+        seed=seed, device=device_name(rt.device), device_type=rt.device.type,
+        precision=precision_name(rt.amp_dtype), precision_setting=cfg["train"]["precision"],
+        channels_last=rt.channels_last, compiled=compiled, versions=library_versions(),
+        num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
+        epochs=total_epochs, epochs_override=epochs_override, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),
+        finished=None, wall_s=0.0, epochs_run=0, best_epoch=None, best_val_metric=None, status="running",
+        train_img_per_s=None)
+    recorder.write_history([])
+
+
+def _train(cfg: dict, recorder: RunRecorder | None, *, seed: int, total_epochs: int, data_dir, device: str,
+           resume_ckpt: dict | None = None, epochs_override: int | None = None,
+           on_epoch_end: Callable[[int, dict], None] | None = None, out_root=None) -> Path:
+    """Build data, model and optimiser for `cfg`, fit, evaluate the best checkpoint; the run directory.
+
+    recorder None starts a new run: its directory is created (and locked) only once the data, splits and
+    model are built, so bad input leaves no half-made run behind."""
+    with ExitStack() as stack:
+        return _train_locked(stack, cfg, recorder, seed=seed, total_epochs=total_epochs, data_dir=data_dir,
+                             device=device, resume_ckpt=resume_ckpt, epochs_override=epochs_override,
+                             on_epoch_end=on_epoch_end, out_root=out_root)
+
+
+def _train_locked(stack: ExitStack, cfg: dict, recorder: RunRecorder | None, *, seed: int, total_epochs: int,
+                  data_dir, device: str, resume_ckpt: dict | None, epochs_override: int | None,
+                  on_epoch_end: Callable[[int, dict], None] | None, out_root) -> Path:
+    from fer_lib.data import load_dataset
+    from fer_lib.evaluate import evaluate_run
+    from fer_lib.models import create_model
+
+    t_start = time.perf_counter()
+    resuming = recorder is not None
+    dev = resolve_device(device)
+    rt = make_runtime(cfg, dev)
+    seed_everything(seed)
+    ds = load_dataset(cfg["data"]["dataset"], data_dir, **(cfg["data"]["options"] or {}))
+    recorded_sha = (recorder.manifest.get("dataset") or {}).get("sha256") if resuming else None
+    if resuming and recorded_sha and ds.sha256 != recorded_sha:
+        raise ResumeConflict(f"cannot resume {recorder.dir}: it was trained on {ds.name} with sha256 "
+                             f"{recorded_sha[:12]}..., but {ds.source} has {ds.sha256[:12]}...; point --data-dir "
+                             f"at the same files")
+    indices, splits, plan_info = _build_splits(cfg, ds, seed, dev)
 
     mcfg = cfg["model"]
     model = create_model(mcfg["name"], num_classes=ds.num_classes, pretrained=mcfg["pretrained"],
@@ -484,52 +616,32 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
             "mean": rt.mean, "std": rt.std}
 
     state = None
-    if resume is not None:
+    if resuming:
         recorder.update(status="running", resumed=[*recorder.manifest.get("resumed", []), utc_now()])
         if resume_ckpt is not None:
-            model.load_state_dict(resume_ckpt["model_state"])
-            optimizer.load_state_dict(resume_ckpt["optimizer_state"])
-            if scheduler is not None and resume_ckpt.get("scheduler_state"):
-                scheduler.load_state_dict(resume_ckpt["scheduler_state"])
-            if scaler is not None and resume_ckpt.get("scaler_state"):
-                scaler.load_state_dict(resume_ckpt["scaler_state"])
-            set_rng_state(resume_ckpt["rng"], generator)
-            state = FitState(**resume_ckpt["fit_state"])
+            state = _restore(resume_ckpt, model, optimizer, scheduler, scaler, generator)
             _log(f"[train] resuming {recorder.dir} after epoch {state.epoch}")
     else:
         run_dir = new_run_dir(cfg["experiment"], cfg.get("profile", "custom"), cfg["data"]["dataset"], seed, out_root)
+        stack.enter_context(RunLock(run_dir))
         recorder = RunRecorder(run_dir)
-        split_sizes = {name: int(len(idx)) for name, idx in indices.items()}
-        split_sizes["train_fit"] = int(len(train_idx))  # after resampling (= train without it)
-        recorder.update(
-            experiment=cfg["experiment"], run_id=run_dir.name, paper=cfg["paper"], profile=cfg.get("profile"),
-            description=cfg.get("description", ""), config=cfg, git=git_info(),
-            dataset={"name": ds.name, "sha256": ds.sha256, "source": ds.source, "real": ds.name != "synthetic",
-                     "n": int(len(ds)), "class_names": list(ds.class_names),
-                     "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
-            data_dir=str(data_dir) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
-            seed=seed, device=device_name(dev), device_type=dev.type,
-            precision=precision_name(rt.amp_dtype), precision_setting=cfg["train"]["precision"],
-            channels_last=rt.channels_last, compiled=forward_model is not model, versions=library_versions(),
-            num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
-            epochs=total_epochs, epochs_override=epochs, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),
-            finished=None, wall_s=0.0, epochs_run=0, best_epoch=None, best_val_metric=None, status="running",
-            train_img_per_s=None)
-        recorder.write_history([])
+        _start_manifest(recorder, cfg, ds, indices, splits, plan_info, seed=seed, rt=rt, model=model,
+                        compiled=forward_model is not model, total_epochs=total_epochs,
+                        epochs_override=epochs_override, data_dir=data_dir)
     wall_before = float(recorder.manifest.get("wall_s") or 0.0)
 
     def _wall() -> float:
         return round(wall_before + time.perf_counter() - t_start, 3)
 
-    try:
-        def _epoch_hook(epoch: int, row: dict) -> None:
-            recorder.update(wall_s=_wall())
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, row)
+    def _epoch_hook(epoch: int, row: dict) -> None:
+        recorder.update(wall_s=_wall())
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
 
-        state = fit(model, splits, cfg, rt=rt, criterion=criterion, optimizer=optimizer, scheduler=scheduler,
-                    scaler=scaler, generator=generator, epochs=total_epochs, meta=meta, recorder=recorder,
-                    state=state, on_epoch_end=_epoch_hook, forward_model=forward_model)
+    try:
+        fit(model, splits, cfg, rt=rt, criterion=criterion, optimizer=optimizer, scheduler=scheduler,
+            scaler=scaler, generator=generator, epochs=total_epochs, meta=meta, recorder=recorder,
+            state=state, on_epoch_end=_epoch_hook, forward_model=forward_model)
         del splits  # free the training tensors before the held-out evaluation
         # Held-out evaluation: a separate step from the best checkpoint (the test split is built only now).
         metrics = evaluate_run(recorder.dir, device=str(dev), data_dir=data_dir, dataset=ds, indices=indices)

@@ -14,9 +14,7 @@ order, which FERPlus needs.
 
 from __future__ import annotations
 
-import csv
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +23,12 @@ from fer_lib.data.core import CANONICAL_CLASSES, FERDataset, require_canonical, 
 from fer_lib.data.images import is_image_file, read_images
 from fer_lib.data.prepared import Prepared, load_with_cache, read_prepared
 from fer_lib.data.registry import DatasetSpec, missing_dataset_error, register_dataset
+from fer_lib.data.textfiles import csv_rows, is_ascii_int
 
 FER2013_CLASSES: tuple[str, ...] = CANONICAL_CLASSES[:7]   # FER2013's own label order 0..6
 USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
 PIXELS = 48 * 48
+_PIXEL_TEXT = re.compile(r"[0-9 ]*")
 URL = ("Kaggle, 'challenges-in-representation-learning-facial-expression-recognition-challenge' "
        "(https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge)")
 LAYOUT = ("fer2013/fer2013.csv (or fer2013.csv): the original CSV with columns emotion,pixels,Usage; or\n"
@@ -52,46 +52,52 @@ def locate_fer2013(data_dir: Path) -> tuple[str, list[Path]]:
     raise missing_dataset_error("fer2013", data_dir, [data_dir / "fer2013.npz", *csv_candidates(data_dir), *folders])
 
 
+def parse_pixels(text: str) -> np.ndarray | str:
+    """48x48 uint8 pixels from fer2013.csv's space-separated 'pixels' cell, or a message saying what is wrong."""
+    tokens = text.split()
+    if len(tokens) != PIXELS:
+        return f"wrong pixel count: found {len(tokens)} values, expected {PIXELS} (48x48)"
+    if _PIXEL_TEXT.fullmatch(text):
+        values = np.array(tokens, dtype=np.int64)
+        if values.max() <= 255:
+            return values.astype(np.uint8).reshape(48, 48)
+    k, bad = next((k, t) for k, t in enumerate(tokens) if not (is_ascii_int(t) and int(t) <= 255))
+    return f"pixel {k + 1} is {bad!r}, not an integer 0..255"
+
+
 def parse_fer2013_csv(path: Path) -> Prepared:
     """Parse the original fer2013.csv; ValueError naming the line for any malformed row."""
     images, labels, usages = [], [], []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in ("emotion", "pixels", "Usage") if c not in header]
-        if missing:
-            raise ValueError(f"{path}, line 1: header {header} lacks column(s) {missing}; expected the original "
-                             f"Kaggle fer2013.csv with header 'emotion,pixels,Usage'")
-        i_emo, i_pix, i_use = header.index("emotion"), header.index("pixels"), header.index("Usage")
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
-                                 f"{len(header)} ({','.join(header)}); the file is corrupt or truncated: "
-                                 f"re-download fer2013.csv from {URL}")
-            emotion = row[i_emo].strip()
-            if not emotion.isdigit() or int(emotion) >= len(FER2013_CLASSES):
-                raise ValueError(f"{path}, line {line}: unknown label {emotion!r} in column 'emotion'; FER2013 labels "
-                                 f"are 0..6 ({', '.join(f'{i} {c}' for i, c in enumerate(FER2013_CLASSES))})")
-            usage = row[i_use].strip()
-            if usage not in USAGES:
-                raise ValueError(f"{path}, line {line}: unknown Usage {usage!r}; expected one of {list(USAGES)}")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pixels = np.fromstring(row[i_pix], dtype=np.int64, sep=" ")
-            tokens = row[i_pix].split()
-            if len(tokens) != PIXELS:
-                raise ValueError(f"{path}, line {line}: wrong pixel count: found {len(tokens)} values, expected "
-                                 f"{PIXELS} (48x48); the row is corrupt: re-download fer2013.csv from {URL}")
-            if pixels.size != PIXELS or pixels.min() < 0 or pixels.max() > 255:
-                raise ValueError(f"{path}, line {line}: pixel values must be integers 0..255 separated by spaces")
-            images.append(pixels.astype(np.uint8).reshape(48, 48))
-            labels.append(int(emotion))
-            usages.append(usage)
+    fix = f"re-download fer2013.csv from {URL}"
+    rows = csv_rows(path, fix)
+    _, header = next(rows, (1, []))
+    header = [h.strip() for h in header]
+    missing = [c for c in ("emotion", "pixels", "Usage") if c not in header]
+    if missing:
+        raise ValueError(f"{path}, line 1: header {header} lacks column(s) {missing}; expected the original "
+                         f"Kaggle fer2013.csv with header 'emotion,pixels,Usage'")
+    i_emo, i_pix, i_use = header.index("emotion"), header.index("pixels"), header.index("Usage")
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
+                             f"{len(header)} ({','.join(header)}); the file is corrupt or truncated: {fix}")
+        emotion = row[i_emo].strip()
+        if not is_ascii_int(emotion) or int(emotion) >= len(FER2013_CLASSES):
+            raise ValueError(f"{path}, line {line}: unknown label {emotion!r} in column 'emotion'; FER2013 labels "
+                             f"are 0..6 ({', '.join(f'{i} {c}' for i, c in enumerate(FER2013_CLASSES))})")
+        usage = row[i_use].strip()
+        if usage not in USAGES:
+            raise ValueError(f"{path}, line {line}: unknown Usage {usage!r}; expected one of {list(USAGES)}")
+        pixels = parse_pixels(row[i_pix])
+        if isinstance(pixels, str):
+            raise ValueError(f"{path}, line {line}: {pixels} in column 'pixels'; the row is corrupt: {fix}")
+        images.append(pixels)
+        labels.append(int(emotion))
+        usages.append(usage)
     if not images:
-        raise ValueError(f"{path} holds a header but no data rows; re-download fer2013.csv from {URL}")
+        raise ValueError(f"{path} holds a header but no data rows; {fix}")
     n = len(images)
     return Prepared(images=np.stack(images), labels=np.array(labels, dtype=np.int64), split=np.array(usages),
                     class_names=FER2013_CLASSES,

@@ -15,14 +15,14 @@ holds more than half of them; images without such a majority, or whose winner is
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from fer_lib.data.core import FERDataset, to_canonical
 from fer_lib.data.fer2013 import USAGES, load_fer2013
-from fer_lib.data.prepared import combined_sha256, ensure_cache, file_sha256
+from fer_lib.data.prepared import CorruptArchiveError, combined_sha256, ensure_cache, file_sha256, open_npz
+from fer_lib.data.textfiles import csv_rows, is_ascii_int
 from fer_lib.data.registry import DatasetSpec, missing_dataset_error, register_dataset
 
 VOTE_NAMES: tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
@@ -54,29 +54,30 @@ def vote_csv_candidates(data_dir: Path) -> list[Path]:
 def parse_fer2013new_csv(path: Path) -> dict[str, np.ndarray]:
     """Parse fer2013new.csv into arrays votes (N,10), split, image_name; ValueError naming the line."""
     votes, usages, names = [], [], []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = [h.strip() for h in next(reader, [])]
-        expected = ["Usage", "Image name", *VOTE_NAMES]
-        if header != expected:
-            raise ValueError(f"{path}, line 1: header {header} is not FERPlus's {expected}; "
-                             f"get fer2013new.csv from {URL}")
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(expected):
-                raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
-                                 f"{len(expected)}; re-download fer2013new.csv from {URL}")
-            usage = row[0].strip()
-            if usage not in USAGES:
-                raise ValueError(f"{path}, line {line}: unknown Usage {usage!r}; expected one of {list(USAGES)}")
-            cells = [c.strip() for c in row[2:]]
-            if not all(c.isdigit() for c in cells):
-                raise ValueError(f"{path}, line {line}: vote counts must be non-negative integers, got {cells}")
-            votes.append([int(c) for c in cells])
-            usages.append(usage)
-            names.append(row[1].strip())
+    fix = f"re-download fer2013new.csv from {URL}"
+    rows = csv_rows(path, fix)
+    _, header = next(rows, (1, []))
+    header = [h.strip() for h in header]
+    expected = ["Usage", "Image name", *VOTE_NAMES]
+    if header != expected:
+        raise ValueError(f"{path}, line 1: header {header} is not FERPlus's {expected}; get fer2013new.csv from {URL}")
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(expected):
+            raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
+                             f"{len(expected)}; {fix}")
+        usage = row[0].strip()
+        if usage not in USAGES:
+            raise ValueError(f"{path}, line {line}: unknown Usage {usage!r}; expected one of {list(USAGES)}")
+        cells = [c.strip() for c in row[2:]]
+        if not all(is_ascii_int(c) for c in cells):
+            raise ValueError(f"{path}, line {line}: vote counts must be non-negative integers, got {cells}")
+        votes.append([int(c) for c in cells])
+        usages.append(usage)
+        names.append(row[1].strip())
+    if not votes:
+        raise ValueError(f"{path} holds a header but no data rows; {fix}")
     return {"votes": np.array(votes, dtype=np.int64).reshape(-1, len(VOTE_NAMES)), "split": np.array(usages),
             "image_name": np.array(names), "vote_names": np.array(VOTE_NAMES)}
 
@@ -100,7 +101,11 @@ def load_ferplus(data_dir: Path, classes: int = 8, scheme: str = "majority") -> 
         raise ValueError(f"ferplus: only the 'majority' label scheme is implemented, got {scheme!r}")
     votes_path = vote_archive(data_dir)
     fer = load_fer2013(data_dir)
-    with np.load(votes_path, allow_pickle=False) as data:
+    with open_npz(votes_path, f"delete it to have it rebuilt from fer2013new.csv, or re-download it ({URL})") as data:
+        missing = {"votes", "split"} - set(data.files)
+        if missing:
+            raise CorruptArchiveError(f"{votes_path} lacks array(s) {sorted(missing)}: it is not a FERPlus vote "
+                                      f"archive; delete it to use fer2013new.csv ({URL})")
         votes, split = data["votes"], data["split"].astype(str)
         image_name = data["image_name"].astype(str) if "image_name" in data.files else np.full(len(votes), "")
         row_ok = data["fer2013_row_verified"] if "fer2013_row_verified" in data.files else np.ones(len(votes), bool)

@@ -12,7 +12,10 @@ import hashlib
 import io
 import json
 import os
+import sys
 import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +24,7 @@ import numpy as np
 
 from fer_lib.data.core import FERDataset, to_canonical
 from fer_lib.data.images import decode_jpeg_rows
+from fer_lib.outputs import atomic_write_text
 from fer_lib.paths import cache_dir
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -68,8 +72,11 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
     data = npz_bytes(arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     digest = hashlib.sha256(data).hexdigest()
     stat = path.stat()
     _SHA_CACHE[(str(path.resolve()), stat.st_mtime_ns, stat.st_size)] = digest
@@ -96,58 +103,134 @@ def combined_sha256(parts: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def read_prepared(path: Path, name: str, source: str | None = None) -> FERDataset:
-    """Read a prepared archive (own class order mapped to canonical) into a FERDataset."""
-    with np.load(path, allow_pickle=False) as data:
+class CorruptArchiveError(ValueError):
+    """A prepared archive that cannot be read (not a zip, truncated, bit-flipped, wrong arrays)."""
+
+
+@contextmanager
+def open_npz(path: Path, fix: str):
+    """np.load an .npz, turning every way a damaged file fails into one CorruptArchiveError naming it.
+
+    `fix` says what the user should do (delete it to have it rebuilt, re-download it, ...).
+    """
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        head = path.read_bytes()[:64] if path.is_file() else b""
+        kind = "empty" if not head else ("text" if _looks_like_text(head) else "not a zip archive")
+        raise CorruptArchiveError(f"{path} is not an .npz archive ({kind}); {fix}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            yield data
+    except CorruptArchiveError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
+        raise CorruptArchiveError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}); {fix}") from err
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_arrays(path: Path, labels: np.ndarray, split: np.ndarray, images: np.ndarray | None, fix: str) -> None:
+    """Types and shapes a prepared archive must have; CorruptArchiveError saying which array is wrong."""
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise CorruptArchiveError(f"{path}: 'labels' must be a 1-D integer array of class indices, got "
+                                  f"{labels.dtype} {labels.shape}; {fix}")
+    if split.shape != labels.shape:
+        raise CorruptArchiveError(f"{path}: 'split' has shape {split.shape}, 'labels' {labels.shape}; they must "
+                                  f"match; {fix}")
+    if images is None:
+        return
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise CorruptArchiveError(f"{path}: 'images' must be uint8 (N,H,W) or (N,H,W,3), got {images.dtype} "
+                                  f"{images.shape}; {fix}")
+    if len(images) != len(labels):
+        raise CorruptArchiveError(f"{path}: {len(images)} images but {len(labels)} labels; {fix}")
+
+
+def read_prepared(path: Path, name: str, source: str | None = None, fix: str | None = None) -> FERDataset:
+    """Read a prepared archive (own class order mapped to canonical) into a FERDataset.
+
+    Any damage (not a zip, truncated, wrong dtype or shape) is a CorruptArchiveError naming the file
+    and `fix`, what to do about it.
+    """
+    fix = fix or (f"delete or replace it to use the dataset's public release files instead "
+                  f"(README, 'Data'), or re-create it as uint8 'images', int 'labels', str 'split', 'class_names'")
+    with open_npz(path, fix) as data:
         files = set(data.files)
         missing = {"labels", "split", "class_names"} - files
         if missing or not ({"images"} & files or {"jpeg_bytes", "jpeg_offsets"} <= files):
-            raise ValueError(f"{path} is not a prepared dataset archive: it lacks {sorted(missing) or 'images'} "
-                             f"(found {sorted(files)}); delete it to have it rebuilt from the public files")
-        labels, class_names = to_canonical(data["labels"], data["class_names"].tolist(), where=str(path))
+            raise CorruptArchiveError(f"{path} is not a prepared dataset archive: it lacks "
+                                      f"{sorted(missing) or 'images'} (found {sorted(files)}); {fix}")
+        raw_labels, split = data["labels"], data["split"].astype(str)
+        images = data["images"] if "images" in files else None
+        _check_arrays(path, raw_labels, split, images, fix)
+        labels, class_names = to_canonical(raw_labels, data["class_names"].tolist(), where=str(path))
         n = len(labels)
-        if "images" in files:
-            images = data["images"]
-        else:
+        if images is None:
             images = decode_jpeg_rows(data["jpeg_bytes"], data["jpeg_offsets"], mode="RGB")
+            _check_arrays(path, raw_labels, split, images, fix)
         extras = {k: data[k] for k in sorted(files - _RESERVED) if data[k].ndim >= 1 and len(data[k]) == n}
-        split = data["split"].astype(str)
     return FERDataset(name=name, images=images, labels=labels, split=split, class_names=class_names,
                       sha256=file_sha256(path), source=source or str(path), extras=extras)
 
 
 def source_signature(paths: list[Path]) -> dict[str, list]:
-    """Size and mtime of each public file, and of every sub-folder for folders (cheap change detection)."""
+    """Size and mtime of each public file; for a folder, a digest of every file's path, size and mtime below
+    it (an image overwritten in place changes its size or mtime, so the signature changes)."""
     sig: dict[str, list] = {}
     for path in paths:
         if path.is_dir():
-            for root, dirs, _files in os.walk(path):
+            listing = hashlib.sha256()
+            count = 0
+            for root, dirs, files in os.walk(path):
                 dirs.sort()
-                stat = os.stat(root)
-                sig[root] = [stat.st_mtime_ns, len(_files)]
+                for name in sorted(files):
+                    stat = os.stat(os.path.join(root, name))
+                    rel = os.path.relpath(os.path.join(root, name), path)
+                    listing.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                    count += 1
+            sig[str(path)] = [count, listing.hexdigest()]
         elif path.exists():
             stat = path.stat()
             sig[str(path)] = [stat.st_mtime_ns, stat.st_size]
     return sig
 
 
+def _cache_is_current(cache: Path, meta_path: Path, signature: dict) -> bool:
+    """The cache exists, was built from these very source files, and still has the sha256 recorded when
+    it was written (a truncated, bit-flipped or replaced cache does not)."""
+    if not (cache.is_file() and meta_path.is_file()):
+        return False
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return False
+    return meta.get("signature") == signature and meta.get("sha256") == file_sha256(cache)
+
+
 def ensure_cache(data_dir: Path, cache_name: str, sources: list[Path],
                  build: Callable[[], dict[str, np.ndarray]], dataset: str) -> Path:
-    """Path of `<cache_dir>/<cache_name>.npz`, rebuilt with `build()` unless its recorded source signature
-    (sizes and mtimes of `sources`) still matches."""
+    """Path of `<cache_dir>/<cache_name>.npz`, rebuilt with `build()` from the public files unless it is
+    current: same source signature (sizes and mtimes of `sources`) and its recorded sha256 (checked on
+    every load)."""
     cache = cache_dir(data_dir) / f"{cache_name}.npz"
     meta_path = cache.with_suffix(".json")
     signature = source_signature(sources)
-    if cache.is_file() and meta_path.is_file():
-        try:
-            if json.loads(meta_path.read_text()).get("signature") == signature:
-                return cache
-        except (OSError, ValueError):
-            pass
+    if _cache_is_current(cache, meta_path, signature):
+        return cache
+    if cache.exists():
+        print(f"[data] rebuilding the prepared cache {cache} from {', '.join(map(str, sources))} "
+              f"(it is stale or damaged)", file=sys.stderr)
     arrays = build()
     try:
         digest = write_npz(cache, arrays)
-        meta_path.write_text(json.dumps({"dataset": dataset, "sha256": digest, "signature": signature}, indent=1))
+        atomic_write_text(meta_path, json.dumps({"dataset": dataset, "sha256": digest, "signature": signature},
+                                                indent=1))
     except OSError as err:
         raise OSError(f"cannot write the prepared cache {cache} ({err}); set FER_CACHE_DIR to a writable "
                       f"folder") from err
@@ -160,4 +243,5 @@ def load_with_cache(name: str, data_dir: Path, cache_name: str, sources: list[Pa
     or when they changed since it was written."""
     cache = ensure_cache(data_dir, cache_name, sources, lambda: parse().arrays(), name)
     described = " + ".join(str(p) for p in sources)
-    return read_prepared(cache, name, source=f"{cache} (prepared from {described})")
+    return read_prepared(cache, name, source=f"{cache} (prepared from {described})",
+                         fix="delete it: it is rebuilt from the public files on the next load")

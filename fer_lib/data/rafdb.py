@@ -17,6 +17,7 @@ import numpy as np
 
 from fer_lib.data.core import FERDataset
 from fer_lib.data.images import read_images
+from fer_lib.data.textfiles import is_ascii_int, text_lines
 from fer_lib.data.prepared import Prepared, load_with_cache, read_prepared
 from fer_lib.data.registry import DatasetSpec, missing_dataset_error, register_dataset
 
@@ -43,14 +44,14 @@ def locate_rafdb(data_dir: Path) -> Path:
 def parse_label_file(path: Path) -> list[tuple[str, str, int]]:
     """(split, image name, label 0..6 in RAF order) per line; ValueError naming the line for bad input."""
     entries = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line_no, line in text_lines(path, f"re-download RAF-DB basic from {URL}"):
         if not line.strip():
             continue
         parts = line.split()
         if len(parts) != 2:
             raise ValueError(f"{path}, line {line_no}: malformed line {line!r}; expected '<image>.jpg <label 1..7>'")
         name, label = parts
-        if not label.isdigit() or not 1 <= int(label) <= len(RAF_CLASSES):
+        if not is_ascii_int(label) or not 1 <= int(label) <= len(RAF_CLASSES):
             raise ValueError(f"{path}, line {line_no}: unknown label {label!r}; RAF-DB basic labels are 1..7 "
                              f"({', '.join(f'{i + 1} {c}' for i, c in enumerate(RAF_CLASSES))})")
         split = name.split("_", 1)[0]

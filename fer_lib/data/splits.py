@@ -7,6 +7,8 @@ import numpy as np
 from fer_lib.data.core import FERDataset
 
 _KEYS = {"train", "val", "test", "extra", "ratios", "kfold", "fold", "group"}
+_NEEDS_VAL = ("model selection and early stopping need a validation split; add val: {holdout: 0.1} (a stratified "
+              "10% of train) or val: [<split names>]")
 
 
 def _named(ds: FERDataset, names, role: str) -> np.ndarray:
@@ -86,7 +88,8 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
       {"kfold": 10, "fold": 0, "group": "subject", "val": {"holdout": 0.1}}
                                                    (subject-wise when "group" is given) k-fold: the fold is
                                                    test, val is held out of the rest (group-wise too)
-    train, val and test never overlap (checked).
+    val is required (model selection uses it); no split shares a row with train or val, and test none
+    with val (checked).
     """
     unknown = set(spec) - _KEYS
     if unknown:
@@ -105,10 +108,8 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
         rest, out["test"] = _kfold(ds, int(spec["kfold"]), int(spec.get("fold", 0)), groups, seed)
         if isinstance(val_spec, dict) and "holdout" in val_spec:
             out["train"], out["val"] = _holdout(rest, ds.labels, val_spec["holdout"], seed + 1, groups)
-        elif val_spec is None:
-            out["train"], out["val"] = rest, np.zeros(0, dtype=np.int64)
         else:
-            raise ValueError(f"with kfold, val must be {{'holdout': fraction}} or absent, got {val_spec!r}")
+            raise ValueError(f"with kfold, val must be {{'holdout': fraction}}, got {val_spec!r}: {_NEEDS_VAL}")
     else:
         if "train" not in spec or "test" not in spec:
             raise ValueError(f"split spec needs 'train' and 'test' (or 'ratios' / 'kfold'), got {spec}")
@@ -119,7 +120,7 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
                 raise ValueError(f"val must be a list of split names or {{'holdout': fraction}}, got {val_spec!r}")
             out["train"], out["val"] = _holdout(train, ds.labels, val_spec["holdout"], seed, groups)
         elif val_spec is None:
-            out["train"], out["val"] = train, np.zeros(0, dtype=np.int64)
+            raise ValueError(f"{ds.name}: split spec {spec} has no 'val': {_NEEDS_VAL}")
         else:
             out["train"], out["val"] = train, _named(ds, val_spec, "val")
     for name, names in (spec.get("extra") or {}).items():
@@ -127,8 +128,15 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
             raise ValueError(f"extra split name {name!r} clashes with train/val/test")
         out[name] = _named(ds, names, name)
     out = {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in out.items()}
-    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+    if out["val"].size == 0:
+        raise ValueError(f"{ds.name}: split spec {spec} gives an empty val split: {_NEEDS_VAL}")
+    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
+    pairs += [(a, extra) for extra in (spec.get("extra") or {}) for a in ("train", "val")]
+    for a, b in pairs:
         overlap = np.intersect1d(out[a], out[b])
         if overlap.size:
-            raise ValueError(f"{ds.name}: split spec {spec} puts {overlap.size} row(s) in both {a} and {b}")
+            what = "a held-out split" if b not in ("val", "test") else b
+            raise ValueError(f"{ds.name}: split spec {spec} puts {overlap.size} row(s) in both {a} and {b} "
+                             f"({what} must not share images with {a}: a model would be scored on images it "
+                             f"trained or was selected on)")
     return out
