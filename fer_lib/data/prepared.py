@@ -115,7 +115,10 @@ def open_npz(path: Path, fix: str):
     """
     path = Path(path)
     if not zipfile.is_zipfile(path):
-        head = path.read_bytes()[:64] if path.is_file() else b""
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+        if head.startswith(b"PK\x03\x04"):  # a zip whose end (the central directory) is missing
+            raise CorruptArchiveError(f"{path} is truncated or corrupt (its zip directory is missing); {fix}")
         kind = "empty" if not head else ("text" if _looks_like_text(head) else "not a zip archive")
         raise CorruptArchiveError(f"{path} is not an .npz archive ({kind}); {fix}")
     try:
