@@ -18,8 +18,8 @@ RAF-DB): the benchmark measures pipeline speed, not accuracy. Model weights are 
 weights do not change speed). Throughput = batch / median step time over the timed steps after
 warm-up; a step runs from asking for the batch to the end of the optimizer step, CUDA synchronised
 before and after. Inference (batch-1 latency, batch-N throughput) is timed by
-fer_lib.complexity.measure_inference. Precision follows the engine's Runtime: fp32 on CPU, bf16
-autocast + channels_last on CUDA.
+fer_lib.complexity.measure_inference. Each case runs under fp32 and under the engine's "auto" precision
+side by side (bf16 autocast on CUDA and on CPUs with native bf16 units; channels_last on CUDA).
 """
 
 from __future__ import annotations
@@ -604,19 +604,38 @@ def device_slug(device: torch.device) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name).strip("-") or device.type
 
 
+def with_precisions(cases: Sequence[BenchCase], device: torch.device,
+                    precisions: Sequence[str] | None = None) -> list[BenchCase]:
+    """Each case once per distinct autocast dtype of `precisions` (default fp32 and auto) on `device`."""
+    from fer_lib.config import deep_merge
+    from fer_lib.devices import autocast_dtype
+
+    out = []
+    for case in cases:
+        seen = set()
+        for precision in precisions or ("fp32", "auto"):
+            dtype = autocast_dtype(precision, device)
+            if dtype in seen:
+                continue
+            seen.add(dtype)
+            out.append(replace(case, cfg=deep_merge(case.cfg, {"train": {"precision": precision}})))
+    return out
+
+
 def run_benchmark(models: Iterable[str] | None = None, device: str | torch.device = "auto", *,
                   cases: Sequence[BenchCase] | None = None, steps: int | None = None, warmup: int | None = None,
                   batch: int | None = None, rounds: int | None = None, quick: bool = False, threads: int | None = None,
                   num_workers: int | None = None, pipelines: Sequence[str] = PIPELINES, inference: bool = True,
                   inference_batches: Sequence[int] | None = None, profile_missed: bool = True, seed: int = 0,
-                  log: Callable[[str], None] | None = print) -> BenchResult:
+                  precisions: Sequence[str] | None = None, log: Callable[[str], None] | None = print) -> BenchResult:
     """Benchmark `models` (names as resolve_cases; or explicit `cases`) on `device`.
 
     steps/warmup/batch/rounds/inference_batches override default_settings. threads: CPU threads of the
     training process (default 1 on CPU: on a small shared machine a busy second core stalls every
     parallel op; the usual pipeline's workers use the other cores). num_workers: the usual DataLoader's
     workers (default min(4, cpu count)). profile_missed: on CPU, profile every case whose target is
-    missed (see profile_case); the note is BenchResult.profile_note.
+    missed (see profile_case); the note is BenchResult.profile_note. precisions: train.precision settings
+    to time each case under (default: fp32 and the engine's "auto" choice side by side, once when they agree).
     """
     from fer_lib.complexity import cpu_threads
     from fer_lib.records import device_name, git_info, library_versions, utc_now
@@ -624,7 +643,7 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
 
     log = log or (lambda msg: None)
     dev = resolve_device(device)
-    cases = list(cases) if cases is not None else resolve_cases(models)
+    cases = with_precisions(list(cases) if cases is not None else resolve_cases(models), dev, precisions)
     if threads is None and dev.type == "cpu":
         threads = 1
     started, t0, load_start = utc_now(), time.perf_counter(), os.getloadavg()

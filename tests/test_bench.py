@@ -124,3 +124,14 @@ def test_cases_resolve_to_the_papers_experiments():
     assert bench.resolve_cases(["lc2fer_c5"])[0].experiment == "p2_lc2fer_c5_aug"
     with pytest.raises(ValueError, match="unknown model"):
         bench.resolve_cases(["no_such_model"])
+
+
+def test_fp32_and_auto_side_by_side_when_they_differ(monkeypatch):
+    from fer_lib.bench import resolve_cases, with_precisions
+
+    cases = resolve_cases(["P3"])
+    monkeypatch.setenv("FER_CPU_BF16", "1")
+    both = with_precisions(cases, torch.device("cpu"))
+    assert [c.cfg["train"]["precision"] for c in both] == ["fp32", "auto"]
+    monkeypatch.setenv("FER_CPU_BF16", "0")
+    assert [c.cfg["train"]["precision"] for c in with_precisions(cases, torch.device("cpu"))] == ["fp32"]

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
                         help="do not profile cases that miss their CPU target")
     parser.add_argument("--out", default=None, help="output directory (default: results/bench)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", nargs="+", default=None, choices=["auto", "fp32", "bf16", "fp16"],
+                        help="train.precision settings to time (default: fp32 and auto side by side; one when they "
+                             "agree, e.g. on a CPU without native bf16)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.set_defaults(handler=_run)
 
@@ -47,7 +50,8 @@ def _run(args: argparse.Namespace) -> int:
 
     result = run_benchmark(args.models, args.device, steps=args.steps, warmup=args.warmup, batch=args.batch,
                            rounds=args.rounds, quick=args.quick, threads=args.threads, num_workers=args.workers,
-                           inference=args.inference, profile_missed=args.profile, seed=args.seed, log=_log)
+                           inference=args.inference, profile_missed=args.profile, seed=args.seed,
+                           precisions=args.precision, log=_log)
     paths = write_results(result, args.out)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         shown = result.rows[["paper", "model", "input_size", "pipeline", "batch", "precision", "img_per_s",
