@@ -11,7 +11,7 @@ DATA_DIR    ?=
 NOTEBOOKS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test reproduce report lab bench clean
+.PHONY: setup test reproduce record report lab bench clean
 
 setup: $(STAMP)
 
@@ -31,14 +31,19 @@ test: setup
 reproduce: setup
 	$(PY) -m fer_lib reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 
+# Rebuild the committed record (results/) from the runs already in it; trains nothing.
+record: setup
+	$(PY) -m fer_lib reproduce --record $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
+
 report: setup
 	$(PY) -m fer_lib report
 
 bench: setup
 	$(PY) -m fer_lib bench
 
+# Jupyter refuses to start as root unless told: containers and CI machines often run as root.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .cache build *.egg-info

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
-from fer_lib.paths import results_dir
+from fer_lib.paths import PROJECT_ROOT, data_dir, results_dir
+
+
+# Figures that show dataset images (the datasets' terms forbid redistribution): kept out of git
+# (see .gitignore, which lists the same patterns) and never embedded in the committed report.
+DATASET_IMAGE_FIGURES = ("samples_*.png", "*misclassified*.png", "gradcam*.png")
+
+
+def shows_dataset_images(path: Path) -> bool:
+    """Whether a figure shows dataset images (local-only); the synthetic sample grid does not."""
+    path = Path(path)
+    if path.name == "samples_synthetic.png":
+        return False
+    return any(path.match(pattern) for pattern in DATASET_IMAGE_FIGURES)
 
 
 def section_dir(section: str) -> Path:
@@ -30,9 +44,61 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+# An absolute path's folders (not a URL's): "/work/x/data/a.npz" -> "<dir>/a.npz".
+_ABSOLUTE_DIRS = re.compile(r"(?<![\w.:/~<+-])/(?:[\w.+-]+/)+")
+
+
+def portable(text: str) -> str:
+    """Text without the absolute paths of the machine it was made on: the data directory reads
+    `<data dir>`, the project `<project>`, any other absolute folder `<dir>` (file names are kept)."""
+    for root, name in ((data_dir(), "<data dir>"), (PROJECT_ROOT, "<project>")):
+        text = text.replace(str(root), name)
+    return _ABSOLUTE_DIRS.sub("<dir>/", text)
+
+
+def portable_notebook(path: Path) -> None:
+    """Rewrite an executed notebook without absolute paths in its sources and text outputs (images untouched)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        cell.source = portable(cell.source)
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = portable(output["text"])
+            for key in ("text/plain", "text/html", "text/markdown"):
+                if key in output.get("data", {}):
+                    value = output["data"][key]
+                    output["data"][key] = portable("".join(value) if isinstance(value, list) else value)
+            if "traceback" in output:
+                output["traceback"] = [portable(line) for line in output["traceback"]]
+    if "papermill" in nb.metadata:  # input/output paths and the injected parameters
+        nb.metadata["papermill"] = _portable_tree(nb.metadata["papermill"])
+    atomic_write_text(Path(path), nbformat.writes(nb))
+
+
+def _portable_tree(node):
+    if isinstance(node, str):
+        return portable(node)
+    if isinstance(node, dict):
+        return {k: _portable_tree(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_portable_tree(v) for v in node]
+    return node
+
+
+def _portable_frame(df):
+    out = df.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype).startswith("str"):
+            out[column] = out[column].map(lambda v: portable(v) if isinstance(v, str) else v)
+    return out
+
+
 def save_table(df, section: str, name: str, index: bool = False) -> Path:
-    """Save a pandas DataFrame as <name>.csv and <name>.md; returns the CSV path."""
+    """Save a pandas DataFrame as <name>.csv and <name>.md (absolute paths made portable); the CSV path."""
     out = section_dir(section)
+    df = _portable_frame(df)
     atomic_write_text(out / f"{name}.csv", df.to_csv(index=index))
     atomic_write_text(out / f"{name}.md", df.to_markdown(index=index) + "\n")
     return out / f"{name}.csv"
@@ -50,7 +116,7 @@ def save_figure(fig, section: str, name: str, dpi: int = 120) -> Path:
 def save_note(section: str, text: str, name: str = "notes") -> Path:
     """Save a short Markdown note (what ran, on which data, what was unavailable) shown in the report."""
     path = section_dir(section) / f"{name}.md"
-    atomic_write_text(path, text.rstrip() + "\n")
+    atomic_write_text(path, portable(text).rstrip() + "\n")
     return path
 
 

@@ -27,7 +27,36 @@ def cache_dir(data_root: Path | None = None) -> Path:
     return (data_root or data_dir()) / ".prepared"
 
 
-def results_dir() -> Path:
-    """Root of generated reports ($FER_RESULTS_DIR, else <project>/results)."""
+OUTPUT_ENV = "FER_OUTPUT"  # "record" (default) or "scratch": where this process writes
+
+
+def record_dir() -> Path:
+    """The study's record: what real-data runs produced and the report built from them
+    ($FER_RESULTS_DIR, else <project>/results, committed)."""
     env = os.environ.get("FER_RESULTS_DIR")
     return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "results"
+
+
+def scratch_dir() -> Path:
+    """Scratch space for pipeline checks on the embedded synthetic data ($FER_SCRATCH_DIR, else
+    <project>/scratch, git-ignored): same layout as the record, never pooled into it."""
+    env = os.environ.get("FER_SCRATCH_DIR")
+    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "scratch"
+
+
+def scratch_mode() -> bool:
+    """Whether this process writes to the scratch space ($FER_OUTPUT=scratch, set by `reproduce` for
+    pipeline checks) instead of the record."""
+    return os.environ.get(OUTPUT_ENV, "record") == "scratch"
+
+
+def results_dir() -> Path:
+    """Where this process reads and writes tables, figures, runs and the report: the record, or the
+    scratch space in scratch mode."""
+    return scratch_dir() if scratch_mode() else record_dir()
+
+
+def runs_dir_for(dataset: str) -> Path:
+    """Where a new run on `dataset` is written: runs on the embedded synthetic data always go to the
+    scratch space, whatever the mode, so that they can never pool into the record."""
+    return (scratch_dir() if dataset == "synthetic" else results_dir()) / "runs"

@@ -28,7 +28,7 @@ import pandas as pd
 
 from fer_lib.config import upgrade_stored_config
 from fer_lib.outputs import atomic_write_text
-from fer_lib.paths import PROJECT_ROOT, results_dir
+from fer_lib.paths import PROJECT_ROOT, results_dir, runs_dir_for
 from fer_lib.runlock import writer_alive
 
 MANIFEST = "manifest.json"
@@ -138,9 +138,10 @@ def library_versions() -> dict:
 
 
 def new_run_dir(experiment: str, profile: str, dataset: str, seed: int, root: str | Path | None = None) -> Path:
-    """Create results/runs/<experiment>/<UTC yyyymmdd-HHMMSS>-<profile>-<dataset>-s<seed>[-N]/."""
+    """Create <runs>/<experiment>/<UTC yyyymmdd-HHMMSS>-<profile>-<dataset>-s<seed>[-N]/; <runs> is `root`,
+    else fer_lib.paths.runs_dir_for(dataset) (synthetic-data runs go to the scratch space)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = runs_root(root) / experiment
+    base = (Path(root) if root else runs_dir_for(dataset)) / experiment
     base.mkdir(parents=True, exist_ok=True)
     run_id = f"{stamp}-{profile}-{dataset}-s{seed}"
     for n in range(1000):
@@ -261,6 +262,18 @@ def load_run(path: str | Path) -> Run:
     metrics_path = path / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     return Run(path=path, manifest=manifest, history=history, metrics=metrics)
+
+
+def one_run_per_seed(runs: list[dict]) -> list[dict]:
+    """The latest complete run of each seed (runs as real_runs gives them), in seed order."""
+    latest: dict = {}
+    for run in runs:
+        m = run["manifest"]
+        key = m.get("seed")
+        stamp = m.get("finished") or m.get("started") or ""
+        if key not in latest or stamp > (latest[key]["manifest"].get("finished") or ""):
+            latest[key] = run
+    return [latest[k] for k in sorted(latest, key=lambda seed: (seed is None, seed))]
 
 
 def list_runs(experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import html
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from fer_lib.outputs import atomic_write_text
-from fer_lib.paths import results_dir
+from fer_lib.outputs import atomic_write_text, shows_dataset_images
+from fer_lib.paths import results_dir, scratch_dir, scratch_mode
 from fer_lib.runlock import clean_temp_files
 
 # (group title, notebook sections in it); the verdicts come first.
@@ -30,7 +29,8 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;font-size:13px}.missing{color:#a33}
-nav a{margin-right:1em}.scroll{overflow-x:auto}"""
+nav a{margin-right:1em}.scroll{overflow-x:auto}
+.banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:600}"""
 
 
 def _visible(section_dir: Path, pattern: str) -> list[Path]:
@@ -50,6 +50,21 @@ def _section_items(section_dir: Path) -> tuple[list[Path], list[Path], list[Path
     return notes, tables, figures, runs
 
 
+LOCAL_ONLY = ("shows dataset images, which the datasets' terms forbid redistributing, so it is kept out of git; "
+              "`make record DATA_DIR=...` draws it from your own copy of the data")
+
+
+def _newest_run(root: Path) -> str:
+    """When the newest run the report is built from finished (deterministic, unlike the build time)."""
+    stamps = []
+    for manifest in (root / "runs").glob("*/*/manifest.json"):
+        try:
+            stamps.append(json.loads(manifest.read_text()).get("finished") or "")
+        except (OSError, ValueError):
+            continue
+    return max((s for s in stamps if s), default="never: no run recorded yet")
+
+
 def _title(stem: str) -> str:
     return stem.replace("_", " ").capitalize()
 
@@ -59,9 +74,14 @@ def build_report(root: Path | None = None) -> Path:
     root = root or results_dir()
     for leftover in clean_temp_files(root):  # what writers killed mid-write left behind
         print(f"[report] removed leftover temp file {leftover}", file=sys.stderr)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body, md = [], [f"# fer-repro results\n\nGenerated {stamp}. Every number below was computed by the study's "
-                    "code from the run records linked in each section.\n"]
+    stamp = _newest_run(root)
+    scratch = scratch_mode() or root == scratch_dir()
+    banner = ("PIPELINE CHECK on the embedded synthetic data: these numbers test that the code runs end to end "
+              "and say nothing about the papers. The study's record is results/index.html." if scratch else "")
+    intro = (f"Built from the run records linked in each section (newest run finished {stamp}). Every number "
+             f"below was computed by the study's code.")
+    body, md = [], [f"# fer-repro {'pipeline check' if scratch else 'results'}\n\n"
+                    + (f"**{banner}**\n\n" if banner else "") + intro + "\n"]
     nav = []
     for group_index, (group, sections) in enumerate(GROUPS):
         anchor = f"g{group_index}"
@@ -84,13 +104,20 @@ def build_report(root: Path | None = None) -> Path:
                 body.append(f"<pre>{html.escape(text)}</pre>")
                 md.append(f"\n{text}\n")
             for table in tables:
-                df = pd.read_csv(table)
+                try:
+                    df = pd.read_csv(table)
+                except pd.errors.EmptyDataError:  # a table with no rows and no columns (nothing to list yet)
+                    df = pd.DataFrame({"": ["(none yet)"]})
                 rel = table.relative_to(root)
                 body.append(f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>')
                 body.append('<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True) + "</div>")
                 md.append(f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
             for figure in figures:
                 rel = figure.relative_to(root)
+                if shows_dataset_images(figure) and not scratch:  # git-ignored: a clone would show a broken image
+                    body.append(f'<p class="missing">{html.escape(_title(figure.stem))}: {LOCAL_ONLY}</p>')
+                    md.append(f"\n_{_title(figure.stem)}: {LOCAL_ONLY}_\n")
+                    continue
                 body.append(f'<figure><img src="{rel}" alt="{html.escape(figure.stem)}">'
                             f"<figcaption>{html.escape(_title(figure.stem))}</figcaption></figure>")
                 md.append(f"\n![{figure.stem}]({rel})\n")
@@ -98,10 +125,11 @@ def build_report(root: Path | None = None) -> Path:
                 links = ", ".join(f'<a href="{r}/manifest.json">{html.escape(Path(r).name)}</a>' for r in runs)
                 body.append(f'<p class="meta">Run manifests: {links}</p>')
                 md.append("\nRun manifests: " + ", ".join(f"[{Path(r).name}]({r}/manifest.json)" for r in runs) + "\n")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>fer-repro results</title><style>{_CSS}</style>"
-            f"</head><body><h1>fer-repro results</h1><p class='meta'>Generated {stamp}. Every number was computed by "
-            f"the study's code from the run records linked in each section.</p><nav>{''.join(nav)}</nav>"
-            + "\n".join(body) + "</body></html>\n")
+    title = "fer-repro pipeline check" if scratch else "fer-repro results"
+    banner_html = f"<p class='banner'>{html.escape(banner)}</p>" if banner else ""
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{_CSS}</style>"
+            f"</head><body><h1>{title}</h1>{banner_html}<p class='meta'>{html.escape(intro)}</p>"
+            f"<nav>{''.join(nav)}</nav>" + "\n".join(body) + "</body></html>\n")
     atomic_write_text(root / "index.html", page)
     atomic_write_text(root / "index.md", "\n".join(md))
     return root / "index.html"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
-from fer_lib.paths import PROJECT_ROOT, results_dir
+from fer_lib.outputs import portable_notebook
+from fer_lib.paths import OUTPUT_ENV, PROJECT_ROOT, results_dir
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -30,15 +32,48 @@ def notebook_parameters(path: Path, wanted: dict) -> dict:
     return {key: value for key, value in wanted.items() if key in declared}
 
 
+def output_plan(profile: str, record: bool) -> tuple[str, bool]:
+    """(where the notebooks write, whether they train) for a reproduce call.
+
+    record=True rebuilds the study's record from the runs already in it (no training); the full profile
+    trains the papers' budgets into the record; the smoke profile is a pipeline check on the embedded
+    synthetic data and writes only to the scratch space.
+    """
+    if record:
+        return "record", False
+    return ("record", True) if profile == "full" else ("scratch", True)
+
+
 def run_notebooks(profile: str = "smoke", data_dir: str | None = None, seed: int = 0,
                   only: list[str] | None = None, build_report: bool = True,
-                  notebook_dir: Path = NOTEBOOK_DIR) -> int:
-    """Execute the notebooks; stop at the first failure (return 1) and name it. Returns 0 on success."""
+                  notebook_dir: Path = NOTEBOOK_DIR, record: bool = False) -> int:
+    """Execute the notebooks; stop at the first failure (return 1) and name it. Returns 0 on success.
+
+    Where they write and whether they train: see output_plan. The choice reaches the notebook kernels
+    through $FER_OUTPUT (fer_lib.paths.scratch_mode).
+    """
+    mode, train = output_plan(profile, record)
+    previous = os.environ.get(OUTPUT_ENV)
+    os.environ[OUTPUT_ENV] = mode
+    try:
+        what = "the study record" if mode == "record" else "scratch space: a pipeline check, never the record"
+        print(f"[reproduce] writing to {results_dir()} ({what}); train={train}", flush=True)
+        return _execute(profile, data_dir, seed, only, build_report, notebook_dir, train)
+    finally:
+        if previous is None:
+            os.environ.pop(OUTPUT_ENV, None)
+        else:
+            os.environ[OUTPUT_ENV] = previous
+
+
+def _execute(profile: str, data_dir: str | None, seed: int, only: list[str] | None, build_report: bool,
+             notebook_dir: Path, train: bool) -> int:
     import papermill
 
     out_dir = results_dir() / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = {"profile": profile, "data_dir": data_dir, "seed": seed}
+    # record rebuilds read the committed bench (results/bench, written by `make bench`) instead of timing anew
+    wanted = {"profile": profile, "data_dir": data_dir, "seed": seed, "train": train, "run_bench": train}
     timings = []
     for book in numbered_notebooks(only, notebook_dir):
         params = notebook_parameters(book, wanted)
@@ -54,6 +89,7 @@ def run_notebooks(profile: str = "smoke", data_dir: str | None = None, seed: int
                   f"its executed copy with the error is {out_dir / book.name}", file=sys.stderr)
             print(str(err)[-3000:], file=sys.stderr)
             return 1
+        portable_notebook(out_dir / book.name)
         timings.append((book.stem, time.perf_counter() - start))
         print(f"[reproduce] {book.stem} done in {timings[-1][1]:.0f} s", flush=True)
     if build_report:

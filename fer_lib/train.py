@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 
 from fer_lib.devices import autocast_dtype, precision_name, resolve_device, synchronize
+from fer_lib.paths import scratch_mode
 
 from fer_lib.augment import Augment, normalize, resize, to_float, to_nchw, to_rgb
 from fer_lib.records import (SCHEMA_VERSION, RunRecorder, device_name, git_info, library_versions, load_checkpoint,
@@ -566,6 +567,20 @@ def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits:
     recorder.write_history([])
 
 
+def _compact_for_pipeline_check(ckpt_dir: Path) -> None:
+    """A pipeline check (scratch mode) keeps what later notebooks read and nothing more: best.pt with its
+    weights in bf16 (half the disk; evaluated as stored, so re-evaluation agrees), no last.pt (a complete
+    run never resumes). Keeps `make reproduce` under ~1 GB of checkpoints."""
+    (ckpt_dir / "last.pt").unlink(missing_ok=True)
+    best = ckpt_dir / "best.pt"
+    if best.exists():
+        ckpt = load_checkpoint(best)
+        ckpt["model_state"] = {k: v.to(torch.bfloat16) if v.is_floating_point() else v
+                               for k, v in ckpt["model_state"].items()}
+        ckpt["weights_dtype"] = "bfloat16 (pipeline check)"
+        save_torch(best, ckpt)
+
+
 def _train(cfg: dict, recorder: RunRecorder | None, *, seed: int, total_epochs: int, data_dir, device: str,
            resume_ckpt: dict | None = None, epochs_override: int | None = None,
            on_epoch_end: Callable[[int, dict], None] | None = None, out_root=None) -> Path:
@@ -643,6 +658,8 @@ def _train_locked(stack: ExitStack, cfg: dict, recorder: RunRecorder | None, *, 
             scaler=scaler, generator=generator, epochs=total_epochs, meta=meta, recorder=recorder,
             state=state, on_epoch_end=_epoch_hook, forward_model=forward_model)
         del splits  # free the training tensors before the held-out evaluation
+        if scratch_mode():
+            _compact_for_pipeline_check(recorder.checkpoint_dir)
         # Held-out evaluation: a separate step from the best checkpoint (the test split is built only now).
         metrics = evaluate_run(recorder.dir, device=str(dev), data_dir=data_dir, dataset=ds, indices=indices)
         recorder.update(status="complete", finished=utc_now(), wall_s=_wall(),

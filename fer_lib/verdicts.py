@@ -5,11 +5,16 @@ results/runs (manifest.json + metrics.json); a run counts only when it is comple
 the real dataset the claim names. Model-size claims are measured on the model built by the zoo.
 
 Verdicts:
-    reproduced            |ours - paper| <= tolerance
-    exceeded              ours - paper > tolerance (the claim holds and more)
-    not reproduced        paper - ours > tolerance, at the paper's budget
-    inconclusive          a real run exists but at a reduced budget (epochs below the recipe's)
-    not run               no qualifying run, with the reason (dataset unavailable, budget)
+    reproduced                 |ours - paper| <= tolerance
+    exceeded                   ours - paper > tolerance (the claim holds and more)
+    not reproduced             paper - ours > tolerance, at the paper's budget and weights
+    inconclusive               a real run exists but under other conditions (why): a reduced budget, or from
+                               scratch against an ImageNet-pretrained claim, or another device class for speed
+    not run                    no qualifying run, with the reason (dataset unavailable, budget)
+    consistent by construction the figure matches because we fitted an unstated choice to it (claim `construction`)
+
+A run counts once: the latest complete run per (experiment, dataset, seed); n is the number of distinct
+seeds. Tolerances are shown as the absolute value applied, with the rule that gave it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+
+from fer_lib.comparisons import ci95, judge_difference
+from fer_lib.records import one_run_per_seed
 
 
 CLAIMS_PATH = Path(__file__).resolve().parent / "claims" / "claims.yaml"
@@ -87,38 +95,88 @@ def _dataset_available(name: str, data_dir) -> tuple[bool, str]:
         load_dataset(name, data_dir=data_dir)
         return True, ""
     except (FileNotFoundError, ValueError) as err:
-        return False, str(err).splitlines()[0]
+        return False, _reason_line(err)
+
+
+def _reason_line(err: BaseException) -> str:
+    """A loader's message on one line (it may list what it looked for on several)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
+def _conditions(chosen: list[dict]) -> dict:
+    """What a verdict was judged under: weights, epochs run vs recipe, seeds, device."""
+    manifests = [r["manifest"] for r in chosen]
+    weights = sorted({"from scratch" if str(m.get("pretrained", "")).startswith("none") else str(m.get("pretrained"))
+                      for m in manifests})
+    epochs = sorted({f"{m.get('epochs_run')}/{m.get('recipe_epochs')}" for m in manifests})
+    return {"seeds": ",".join(str(m["seed"]) for m in manifests), "weights": "; ".join(weights),
+            "epochs": ", ".join(epochs), "device": "; ".join(sorted({str(m.get("device")) for m in manifests})),
+            "runs": ";".join(str(r["run_dir"]) for r in chosen)}
 
 
 def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
     """Our measurement of one run-based claim from the recorded real-data runs."""
     mine = [r for r in runs if r["manifest"]["experiment"] == claim["experiment"]
-            and r["manifest"]["dataset"]["name"] == claim["dataset"]]
-    values = [(r, v) for r in mine if (v := _metric(r["metrics"], claim)) is not None]
-    if not values:
+            and r["manifest"]["dataset"]["name"] == claim["dataset"] and _metric(r["metrics"], claim) is not None]
+    if not mine:
         available, why = _dataset_available(claim["dataset"], None if data_dir is None else str(data_dir))
         reason = (f"dataset unavailable here ({why})" if not available
                   else "no real-data run recorded yet (GPU budget: see README)")
         return {"verdict": "not run", "why": reason, "n": 0}
-    budgets = [run_budget(r["manifest"]) for r, _ in values]
-    full = [(r, v) for (r, v), (allowed, recipe) in zip(values, budgets) if allowed >= recipe]
-    chosen = full or values  # prefer runs at the paper's budget
-    numbers = np.array([v for _, v in chosen], dtype=float)
+    full = [r for r in mine if (lambda b: b[0] >= b[1])(run_budget(r["manifest"]))]
+    chosen = one_run_per_seed(full or mine)  # prefer runs at the paper's budget
+    numbers = np.array([_metric(r["metrics"], claim) for r in chosen], dtype=float)
     mean = float(numbers.mean())
     std = float(numbers.std(ddof=1)) if len(numbers) > 1 else float("nan")
     paper, tol = float(claim["value"]), _tolerance(claim)
-    pretrained = {str(r["manifest"].get("pretrained", "unknown")) for r, _ in chosen}
-    row = {"ours": mean, "ours_std": std, "n": len(numbers), "gap": mean - paper,
-           "seeds": ",".join(str(r["manifest"]["seed"]) for r, _ in chosen),
-           "runs": ";".join(str(r["run_dir"]) for r, _ in chosen), "weights": "/".join(sorted(pretrained))}
-    if full:
-        row["verdict"] = verdict(paper, mean, tol)
-        row["why"] = ""
-    else:
-        allowed, recipe = max(budgets)
-        row["verdict"] = "inconclusive"
-        row["why"] = f"reduced budget: {allowed} of {recipe} epochs"
-    return row
+    lo, hi = ci95(numbers)
+    row = {"ours": mean, "ours_std": std, "ours_ci95": f"[{lo:.2f}, {hi:.2f}]" if len(numbers) > 1 else "",
+           "n": len(numbers), "gap": mean - paper, **_conditions(chosen)}
+    if not full:
+        allowed, recipe = max(run_budget(r["manifest"]) for r in chosen)
+        return {**row, "verdict": "inconclusive", "why": f"reduced budget: {allowed} of {recipe} epochs"}
+    judged = verdict(paper, mean, tol)
+    scratch = all(str(r["manifest"].get("pretrained", "")).startswith("none") for r in chosen)
+    if judged == "not reproduced" and scratch and _paper_weights(claim) == "imagenet":
+        return {**row, "verdict": "inconclusive",
+                "why": "ours from scratch, the paper's from ImageNet weights (none can be had here)"}
+    return {**row, "verdict": judged, "why": ""}
+
+
+def _paper_weights(claim: dict) -> str:
+    """imagenet | scratch | unstated: how the paper initialised the model behind a claim."""
+    return str(claim.get("paper_weights") or load_claims()["defaults"].get("paper_weights", {}).get(claim["paper"],
+                                                                                                    "unstated"))
+
+
+RELATIVE_KINDS = ("gflops", "gflops_saving", "fps_ratio", "param_ratio", "epoch_time_ratio")
+
+
+def applied_tolerance(claim: dict) -> tuple[float, str]:
+    """(absolute tolerance applied, its rule): relative kinds take a fraction of the paper's value."""
+    if claim["kind"] == "difference":
+        return float("nan"), "direction: paired t over seeds p < 0.05 (McNemar per seed shown)"
+    tol, paper = _tolerance(claim), float(claim["value"])
+    if claim["kind"] in RELATIVE_KINDS:
+        return tol * abs(paper), f"{100 * tol:g}% of the paper's value"
+    unit = {"accuracy": " points", "f1_weighted": " points", "f1_macro": " points", "recall": " points",
+            "class_error": " points", "params": " parameters"}.get(claim["kind"], "")
+    return tol, ("exact" if tol == 0 else f"±{tol:g}{unit}") + (" (claim's own)" if "tolerance" in claim else "")
+
+
+def _judge_measured(claim: dict, measure_model) -> dict:
+    value, note = measure_model(claim)
+    if value is None:
+        return {"verdict": "not run", "why": note, "n": 0}
+    paper = float(claim["value"])
+    judged = verdict(paper, value, applied_tolerance(claim)[0])
+    measured_on = getattr(measure_model, "device_type", None)
+    if claim.get("device") and measured_on and measured_on != claim["device"]:
+        judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
+    elif claim.get("construction") and judged == "reproduced":
+        judged, note = "consistent by construction", f"{note}; {claim['construction']}"
+    return {"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note,
+            "device": measured_on or ""}
 
 
 def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -> pd.DataFrame:
@@ -126,33 +184,37 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
     runs = real_runs() if runs is None else runs
     rows = []
     for claim in load_claims()["claims"]:
+        tol, rule = applied_tolerance(claim)
         base = {"id": claim["id"], "paper": claim["paper"], "table": claim["table"],
+                "claim_class": "accuracy" if claim["kind"] in (*RUN_KINDS, "difference") else "architecture",
                 "dataset": claim.get("dataset", ""), "metric": claim["kind"] + (f" ({claim['class']})" if "class" in claim else ""),
-                "paper_value": claim["value"], "tolerance": _tolerance(claim)}
+                "paper_value": claim.get("value"), "tolerance": tol, "tolerance_rule": rule}
         if claim["kind"] in RUN_KINDS:
             base.update(judge_run_claim(claim, runs, data_dir))
+        elif claim["kind"] == "difference":
+            base.update(judge_difference(claim, runs))
         else:
-            value, note = measure_model(claim)
-            if value is None:
-                base.update({"verdict": "not run", "why": note, "n": 0})
-            else:
-                paper, tol = float(claim["value"]), _tolerance(claim)
-                relative = claim["kind"] in ("gflops", "fps_ratio", "param_ratio", "epoch_time_ratio")
-                ok_tol = tol * abs(paper) if relative else tol
-                judged = verdict(paper, value, ok_tol)
-                measured_on = getattr(measure_model, "device_type", None)
-                if claim.get("device") and measured_on and measured_on != claim["device"]:
-                    judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
-                base.update({"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note})
+            base.update(_judge_measured(claim, measure_model))
         rows.append(base)
-    columns = ["id", "paper", "table", "dataset", "metric", "paper_value", "ours", "ours_std", "n", "gap",
-               "tolerance", "verdict", "why", "seeds", "weights", "runs"]
+    columns = ["id", "paper", "claim_class", "table", "dataset", "metric", "paper_value", "ours", "ours_std",
+               "ours_ci95", "n",
+               "gap", "tolerance", "tolerance_rule", "verdict", "why", "seeds", "weights", "epochs", "device", "runs"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+def headline(table: pd.DataFrame) -> str:
+    """One sentence per claim class: accuracy claims and architecture (size / speed) claims apart."""
+    parts = []
+    for cls, group in table.groupby("claim_class", sort=True):
+        counts = group["verdict"].value_counts()
+        parts.append(f"{len(group)} {cls} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    return "; ".join(parts) + "."
+
+
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """Counts of verdicts per paper."""
-    return table.pivot_table(index="paper", columns="verdict", values="id", aggfunc="count", fill_value=0)
+    """Counts of verdicts per paper and claim class (accuracy apart from architecture)."""
+    return table.pivot_table(index=["paper", "claim_class"], columns="verdict", values="id", aggfunc="count",
+                             fill_value=0)
 
 
 # ----------------------------------------------------------------------------- inconsistencies
@@ -177,7 +239,7 @@ def p4_spst_gmacs(item: dict, data_dir=None) -> str:
 
     base = count_flops(create_model("swin_spst_ema", spst_stage=None, ema_after=None), 224) / 2e9
     spst = count_flops(create_model("swin_spst_ema", spst_stage=4, ema_after=None), 224) / 2e9
-    paper = {c["id"]: float(c["value"]) for c in load_claims()["claims"]}
+    paper = {c["id"]: float(c["value"]) for c in load_claims()["claims"] if c.get("value") is not None}
     p_base, p_spst = paper["P4-gflops-base"], paper["P4-gflops-spst"]
     return (f"ours: Swin-T {base:.3f} -> SPST(4) {spst:.3f} GMACs (-{base - spst:.3f}); "
             f"P4: {p_base:.2f} -> {p_spst:.2f} (-{p_base - p_spst:.2f})")
@@ -254,6 +316,12 @@ class ModelMeasurer:
 
             model, size = self._model(name, claim.get("options", {}))
             return count_flops(model, size) / 2e9, f"GMACs at {size} px (multiply-add = 1)"
+        if kind == "gflops_saving":
+            from fer_lib.complexity import count_flops
+
+            (with_it, size), (without, _) = (self._model(name, opts) for opts in claim["models"])
+            return (count_flops(without, size) - count_flops(with_it, size)) / 2e9, \
+                f"GMACs saved at {size} px (multiply-add = 1)"
         if kind == "param_ratio":
             first, second = claim["models"]
             return self._params(name, first) / self._params(name, second), "parameter ratio"

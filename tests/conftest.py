@@ -39,6 +39,8 @@ def real_data_dir() -> Path:
 def isolated_results(tmp_path_factory, monkeypatch):
     """Tests never write into the project's results/ or prepared caches."""
     monkeypatch.setenv("FER_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.setenv("FER_SCRATCH_DIR", str(tmp_path_factory.mktemp("scratch")))
+    monkeypatch.delenv("FER_OUTPUT", raising=False)
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("prepared")))
 
 

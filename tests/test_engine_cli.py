@@ -24,7 +24,9 @@ def test_train_smoke_then_evaluate(capsys):
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     assert run_dir.is_dir() and (run_dir / "manifest.json").exists(), proc.stdout[-2000:]
-    assert run_dir.is_relative_to(Path(os.environ["FER_RESULTS_DIR"])), (run_dir, os.environ["FER_RESULTS_DIR"])
+    # a run on the embedded synthetic data goes to the scratch space, never into the record
+    assert run_dir.is_relative_to(Path(os.environ["FER_SCRATCH_DIR"])), (run_dir, os.environ["FER_SCRATCH_DIR"])
+    assert not list(Path(os.environ["FER_RESULTS_DIR"]).rglob("manifest.json"))
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["model"]["name"] == "resnet50"
     assert main(["evaluate", str(run_dir), "--split", "test", "--device", "cpu"]) == 0  # in-process: saves an import

@@ -134,3 +134,17 @@ def test_arbitrary_bytes_never_escape_as_another_error(raw):
         path = folder / name
         path.write_bytes(raw)
         _fails_cleanly(parse, path)
+
+
+def test_huge_numbers_are_clear_errors_not_overflows():
+    """Found by the properties above: a 19-digit vote count overflowed int64."""
+    lines = [",".join(["Usage", "Image name", *VOTE_NAMES]), "Training,fer0.png,9223372036854775808" + ",0" * 9]
+    _fails_cleanly(parse_fer2013new_csv, _write("\n".join(lines) + "\n", "fer2013new.csv"))
+    pixels = " ".join(["1"] * 2303 + ["9" * 30])
+    path = _write(f"emotion,pixels,Usage\n0,{pixels},Training\n", "fer2013.csv")
+    try:
+        parse_fer2013_csv(path)
+    except ValueError as err:
+        assert "pixel 2304 is" in str(err)
+    else:
+        raise AssertionError("a 30-digit pixel was accepted")

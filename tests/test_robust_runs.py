@@ -77,14 +77,14 @@ def test_epochs_must_be_positive(capsys, epochs):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "p3_resnet50_weighted", "--epochs", epochs])
     assert exit_info.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
-    assert not list(Path(os.environ["FER_RESULTS_DIR"]).glob("runs/*/*"))  # no run folder left behind
+    assert not list(Path(os.environ["FER_SCRATCH_DIR"]).glob("runs/*/*"))  # no run folder left behind
 
 
 def test_split_spec_without_val_is_refused_before_training(capsys):
     rc, _, err = _main(capsys, "train", "p3_resnet50_weighted", "--set",
                        "data.splits={train: [train], test: [test]}")
     assert rc == 2 and "has no 'val'" in err and "holdout" in err, err
-    assert not list(Path(os.environ["FER_RESULTS_DIR"]).glob("runs/*/*"))
+    assert not list(Path(os.environ["FER_SCRATCH_DIR"]).glob("runs/*/*"))
 
 
 @pytest.mark.parametrize("extra", ["[train]", "[val]"])
@@ -92,7 +92,7 @@ def test_extra_split_overlapping_train_or_val_is_refused(capsys, extra):
     rc, _, err = _main(capsys, "train", "p3_resnet50_weighted", *TINY, "--set",
                        f"data.splits={{train: [train], val: [val], test: [test], extra: {{leak: {extra}}}}}")
     assert rc == 2 and "in both" in err and "leak" in err, err
-    assert not list(Path(os.environ["FER_RESULTS_DIR"]).glob("runs/*/*"))
+    assert not list(Path(os.environ["FER_SCRATCH_DIR"]).glob("runs/*/*"))
 
 
 # ---------------------------------------------------------------- damaged checkpoints
@@ -189,7 +189,7 @@ def _cli_env() -> dict:
 
 
 def _start_training(out_root: Path, epochs: int) -> subprocess.Popen:
-    env = {**_cli_env(), "FER_RESULTS_DIR": str(out_root)}
+    env = {**_cli_env(), "FER_SCRATCH_DIR": str(out_root)}
     return subprocess.Popen([sys.executable, "-m", "fer_lib", "train", "p3_resnet50_weighted", *TINY,
                              "--set", "data.options={n_per_class: 40, size: 48}", "--set",
                              "data.max_samples={train: null, val: null, test: null}", "--epochs", str(epochs),

@@ -76,7 +76,7 @@ def test_missing_dataset_is_not_run_with_the_reason(tmp_path):
 
 def test_every_claim_is_well_formed():
     data = verdicts.load_claims()
-    known = set(verdicts.RUN_KINDS) | {"params", "gflops", "param_ratio", "fps_ratio", "epoch_time_ratio"}
+    known = set(verdicts.RUN_KINDS) | {"difference", "params", "gflops", "gflops_saving", "param_ratio", "fps_ratio", "epoch_time_ratio"}
     ids = [c["id"] for c in data["claims"]]
     assert len(ids) == len(set(ids))
     for claim in data["claims"]:
@@ -112,3 +112,42 @@ def test_speed_claims_are_judged_only_on_the_papers_device_class():
     table = verdicts.claims_table(FakeCpu(), runs=[])
     row = table.set_index("id").loc["P4-fps-ratio"]
     assert row["verdict"] == "inconclusive" and "same device class" in row["why"]
+
+
+def test_reruns_of_one_seed_count_once_the_latest():
+    _write_run("a", 0, 0.50)
+    _write_run("b", 0, 0.60)
+    for name, stamp in (("a", "2026-01-01T00:00:00+00:00"), ("b", "2026-02-01T00:00:00+00:00")):
+        path = results_dir() / "runs" / "p3_resnet50_weighted" / name / "manifest.json"
+        manifest = json.loads(path.read_text())
+        path.write_text(json.dumps({**manifest, "finished": stamp}))
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["n"] == 1 and row["seeds"] == "0" and row["ours"] == pytest.approx(60.0)
+    assert row["epochs"] == "40/40" and row["weights"] == "from scratch"
+
+
+def test_from_scratch_below_an_imagenet_claim_is_inconclusive_not_refuted():
+    _write_run("a", 0, 0.30)
+    claim = {**CLAIM, "paper": "P1"}  # P1 fine-tunes ImageNet weights (claims.yaml defaults)
+    row = verdicts.judge_run_claim(claim, verdicts.real_runs())
+    assert row["verdict"] == "inconclusive" and "from scratch" in row["why"]
+    assert verdicts.judge_run_claim(CLAIM, verdicts.real_runs())["verdict"] == "not reproduced"
+
+
+def test_tolerance_is_shown_as_applied_and_fitted_figures_are_flagged():
+    table = verdicts.claims_table(verdicts.ModelMeasurer(measure_speed=False), runs=[])
+    rows = table.set_index("id")
+    assert rows.loc["P4-gflops-spst", "tolerance"] == pytest.approx(0.05 * 4.12)
+    assert rows.loc["P4-gflops-spst", "tolerance_rule"] == "5% of the paper's value"
+    assert rows.loc["P3-acc-weighted", "tolerance_rule"] == "±2 points"
+    assert rows.loc["P4-params-spst", "verdict"] == "consistent by construction"
+    assert rows.loc["P4-params-base", "verdict"] == "reproduced"
+    assert rows.loc["P4-gmacs-saving-spst", "verdict"] == "not reproduced"  # ours 0.218 vs P4's 0.39
+    assert "accuracy claims" in verdicts.headline(table) and "architecture claims" in verdicts.headline(table)
+    assert ":" not in rows.loc["P1-acc-affectnet", "why"][-1:]  # the loader's reason is not cut mid-sentence
+
+
+def test_inconsistencies_table_computes_every_check():
+    table = verdicts.inconsistencies_table()
+    assert len(table) == len(verdicts.load_claims()["inconsistencies"])
+    assert not table["evidence"].str.startswith("(check unavailable").any(), table["evidence"].tolist()

@@ -11,6 +11,10 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", default=None, metavar="NN", help="run only notebooks starting with these prefixes")
     parser.add_argument("--no-report", action="store_true", help="skip building results/index.html")
+    parser.add_argument("--record", action="store_true",
+                        help="rebuild the study's record (results/) from the runs already in it, training nothing; "
+                             "without it the smoke profile writes to scratch/ (a pipeline check) and the full "
+                             "profile trains the papers' budgets into results/")
     parser.set_defaults(handler=_run)
 
 
@@ -18,4 +22,4 @@ def _run(args) -> int:
     from fer_lib.reproduce import run_notebooks
 
     return run_notebooks(profile=args.profile, data_dir=args.data_dir, seed=args.seed,
-                         only=args.only, build_report=not args.no_report)
+                         only=args.only, build_report=not args.no_report, record=args.record)

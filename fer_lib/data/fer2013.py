@@ -57,7 +57,7 @@ def parse_pixels(text: str) -> np.ndarray | str:
     tokens = text.split()
     if len(tokens) != PIXELS:
         return f"wrong pixel count: found {len(tokens)} values, expected {PIXELS} (48x48)"
-    if _PIXEL_TEXT.fullmatch(text):
+    if _PIXEL_TEXT.fullmatch(text) and max(map(len, tokens)) <= 3:
         values = np.array(tokens, dtype=np.int64)
         if values.max() <= 255:
             return values.astype(np.uint8).reshape(48, 48)

@@ -71,8 +71,9 @@ def parse_fer2013new_csv(path: Path) -> dict[str, np.ndarray]:
         if usage not in USAGES:
             raise ValueError(f"{path}, line {line}: unknown Usage {usage!r}; expected one of {list(USAGES)}")
         cells = [c.strip() for c in row[2:]]
-        if not all(is_ascii_int(c) for c in cells):
-            raise ValueError(f"{path}, line {line}: vote counts must be non-negative integers, got {cells}")
+        if not all(is_ascii_int(c) and len(c) <= 6 for c in cells):
+            raise ValueError(f"{path}, line {line}: vote counts must be non-negative integers (at most 6 digits), "
+                             f"got {cells}")
         votes.append([int(c) for c in cells])
         usages.append(usage)
         names.append(row[1].strip())

@@ -1,0 +1,73 @@
+"""The record and the scratch space are separate: synthetic-data runs and pipeline checks never write into
+results/; the record's report never embeds a figure that is kept out of git."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fer_lib.config import load_config
+from fer_lib.outputs import save_figure, shows_dataset_images
+from fer_lib.paths import record_dir, results_dir, runs_dir_for, scratch_dir
+from fer_lib.report import LOCAL_ONLY, build_report
+from fer_lib.reproduce import output_plan
+from fer_lib.train import run_experiment
+
+
+def test_where_each_kind_of_output_goes(monkeypatch):
+    assert results_dir() == record_dir() and runs_dir_for("fer2013") == record_dir() / "runs"
+    assert runs_dir_for("synthetic") == scratch_dir() / "runs"
+    monkeypatch.setenv("FER_OUTPUT", "scratch")
+    assert results_dir() == scratch_dir() and runs_dir_for("fer2013") == scratch_dir() / "runs"
+    assert output_plan("smoke", record=False) == ("scratch", True)
+    assert output_plan("full", record=False) == ("record", True)
+    assert output_plan("smoke", record=True) == ("record", False)
+
+
+def test_a_synthetic_run_lands_in_scratch_and_a_pipeline_check_keeps_only_best(monkeypatch):
+    cfg = load_config("p3_resnet50_weighted", "smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
+                                                        "evaluate.bootstrap": 20})
+    run = run_experiment(cfg, seed=0, device="cpu")
+    assert run.is_relative_to(scratch_dir()) and not list(record_dir().rglob("manifest.json"))
+    assert (run / "checkpoints" / "last.pt").exists()  # outside a pipeline check a run keeps both
+    monkeypatch.setenv("FER_OUTPUT", "scratch")
+    check = run_experiment(cfg, seed=0, device="cpu")
+    assert (check / "checkpoints" / "best.pt").exists() and not (check / "checkpoints" / "last.pt").exists()
+    import torch
+
+    from fer_lib.evaluate import evaluate_run
+    from fer_lib.records import load_run
+
+    state = torch.load(check / "checkpoints" / "best.pt", weights_only=False)["model_state"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.bfloat16}
+    assert evaluate_run(check, splits=["test"], write=False)["test"] == load_run(check).metrics["test"]
+
+
+def test_record_report_shows_local_only_figures_as_text_and_scratch_report_is_labelled(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for section in ("04_swin_se_resnet",):
+        fig, _ = plt.subplots()
+        save_figure(fig, section, "p1_fer2013_misclassified_test")
+        fig, _ = plt.subplots()
+        save_figure(fig, section, "p1_fer2013_curves")
+        plt.close("all")
+    html = build_report().read_text()
+    assert "p1_fer2013_curves.png" in html and "misclassified_test.png" not in html and LOCAL_ONLY in html
+    assert "PIPELINE CHECK" not in html
+    assert shows_dataset_images(Path("samples_rafdb.png")) and not shows_dataset_images(Path("samples_synthetic.png"))
+    monkeypatch.setenv("FER_OUTPUT", "scratch")
+    scratch_html = build_report().read_text()
+    assert "PIPELINE CHECK" in scratch_html and build_report().parent == scratch_dir()
+    assert os.environ["FER_SCRATCH_DIR"] in str(build_report())
+
+
+def test_portable_text_drops_absolute_folders_but_keeps_urls_and_tags():
+    from fer_lib.outputs import portable
+
+    text = "<td>/work/a/b.npz</td> x=/srv/c/d.csv <br/> see http://x.org/a/b/ and ../shared/data/x.npz"
+    assert portable(text) == ("<td><dir>/b.npz</td> x=<dir>/d.csv <br/> see http://x.org/a/b/ and "
+                              "../shared/data/x.npz")
