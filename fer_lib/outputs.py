@@ -56,24 +56,37 @@ def portable(text: str) -> str:
     return _ABSOLUTE_DIRS.sub("<dir>/", text)
 
 
+_TIMING_KEYS = ("start_time", "end_time", "duration")
+_STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?![0-9a-f])")
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
+
+
 def portable_notebook(path: Path) -> None:
-    """Rewrite an executed notebook without absolute paths in its sources and text outputs (images untouched)."""
+    """Rewrite an executed notebook without absolute paths in its sources and text outputs (images untouched)
+    and without execution timestamps, so that the same inputs give the same file."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
-    for cell in nb.cells:
+    for number, cell in enumerate(nb.cells):
+        cell.id = f"cell-{number:03d}"  # papermill gives the injected-parameters cell a random id
         cell.source = portable(cell.source)
+        cell.metadata.pop("execution", None)
+        for key in _TIMING_KEYS:
+            cell.metadata.get("papermill", {}).pop(key, None)
         for output in cell.get("outputs", []):
             if "text" in output:
                 output["text"] = portable(output["text"])
             for key in ("text/plain", "text/html", "text/markdown"):
                 if key in output.get("data", {}):
                     value = output["data"][key]
-                    output["data"][key] = portable("".join(value) if isinstance(value, list) else value)
+                    value = portable("".join(value) if isinstance(value, list) else value)
+                    value = _STYLER_ID.sub("T_table", value)  # pandas Styler's random table ids
+                    output["data"][key] = _ADDRESS.sub(">", value)  # "<... object at 0x7f...>" reprs
             if "traceback" in output:
                 output["traceback"] = [portable(line) for line in output["traceback"]]
     if "papermill" in nb.metadata:  # input/output paths and the injected parameters
-        nb.metadata["papermill"] = _portable_tree(nb.metadata["papermill"])
+        nb.metadata["papermill"] = _portable_tree({k: v for k, v in nb.metadata["papermill"].items()
+                                                   if k not in _TIMING_KEYS})
     atomic_write_text(Path(path), nbformat.writes(nb))
 
 

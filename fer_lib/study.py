@@ -180,3 +180,45 @@ def runs_note(run_dirs: list[Path], profile: str) -> str:
     if not any(m["dataset"].get("real") for m in manifests):
         lines.append("No run on the real dataset yet: these claims stay 'not run' in the verdicts.")
     return "\n".join(lines)
+
+
+# What a recipe is: every config choice that shapes training, not where or how fast it ran.
+RECIPE_KEYS = (("optim", None), ("schedule", None), ("train", ("batch_size", "epochs", "early_stopping", "select",
+                                                                "grad_clip")),
+               ("augment", None), ("balance", None), ("loss", None), ("model", ("name", "pretrained")),
+               ("data", ("input_size", "splits")))
+
+
+def recipe_signature(config: dict) -> str:
+    """A short, stable id of a run's training recipe (RECIPE_KEYS of its config)."""
+    import hashlib
+    import json
+
+    picked = {}
+    for section, keys in RECIPE_KEYS:
+        value = config.get(section, {})
+        picked[section] = value if keys is None else {k: value.get(k) for k in keys}
+    return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def recipe_table(experiments: list[str]) -> pd.DataFrame:
+    """Every recipe tried on the real data for these experiments, abandoned ones included: one row per
+    (experiment, recipe, epoch budget) with its runs and their validation result (never test)."""
+    rows = []
+    for experiment in experiments:
+        runs = list_runs(experiment)
+        if runs.empty:
+            continue
+        for path in runs.loc[runs["real_data"].fillna(False).astype(bool), "path"]:
+            run = load_run(path)
+            cfg, m = run.config, run.manifest
+            rows.append({"experiment": experiment, "recipe": recipe_signature(cfg),
+                         "optimiser": f"{cfg['optim']['name']} lr {cfg['optim']['lr']:g} wd {cfg['optim']['weight_decay']:g}",
+                         "schedule": cfg["schedule"]["name"] + (f" {cfg['schedule']['step_size']}/{cfg['schedule']['gamma']:g}"
+                                                               if cfg["schedule"]["name"] == "step" else ""),
+                         "batch": cfg["train"]["batch_size"], "budget": f"{m.get('epochs')} of {m.get('recipe_epochs')}",
+                         "precision": m.get("precision"), "seed": m.get("seed"), "status": run.status,
+                         "epochs run": m.get("epochs_run"), "best epoch": m.get("best_epoch"),
+                         "best val acc %": round(100 * m["best_val_metric"], 2) if m.get("best_val_metric") else None,
+                         "commit": (m.get("git") or {}).get("commit", "")[:10]})
+    return pd.DataFrame(rows)

@@ -71,3 +71,26 @@ def test_portable_text_drops_absolute_folders_but_keeps_urls_and_tags():
     text = "<td>/work/a/b.npz</td> x=/srv/c/d.csv <br/> see http://x.org/a/b/ and ../shared/data/x.npz"
     assert portable(text) == ("<td><dir>/b.npz</td> x=<dir>/d.csv <br/> see http://x.org/a/b/ and "
                               "../shared/data/x.npz")
+
+
+def test_executed_notebooks_are_written_without_paths_times_or_random_ids(tmp_path):
+    import nbformat
+
+    from fer_lib.outputs import portable_notebook
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("data_dir = '/work/x/data'")
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-12-01T21:16:25Z"}
+    cell.metadata["papermill"] = {"duration": 0.1, "start_time": "t", "end_time": "t", "status": "completed"}
+    cell.outputs = [nbformat.v4.new_output("execute_result", {
+        "text/html": '<table id="T_99899"><td>/srv/a/b.npz</td></table>',
+        "text/plain": "<pandas.io.formats.style.Styler at 0x7f5568cfbd90>"}, execution_count=1)]
+    nb.cells = [cell]
+    nb.metadata["papermill"] = {"input_path": "/work/main/notebooks/x.ipynb", "start_time": "t", "duration": 1.0}
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(path))
+    portable_notebook(path)
+    text = path.read_text()
+    for gone in ("/work/", "/srv/", "T_99899", "0x7f", "start_time", "duration", "iopub"):
+        assert gone not in text, gone
+    assert '"id": "cell-000"' in text and "<dir>/b.npz" in text and '"status": "completed"' in text

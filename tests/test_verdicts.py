@@ -151,3 +151,22 @@ def test_inconsistencies_table_computes_every_check():
     table = verdicts.inconsistencies_table()
     assert len(table) == len(verdicts.load_claims()["inconsistencies"])
     assert not table["evidence"].str.startswith("(check unavailable").any(), table["evidence"].tolist()
+
+
+def test_recipe_table_lists_every_real_run_with_validation_only():
+    from fer_lib.study import recipe_signature, recipe_table
+
+    _write_run("a", 0, 0.54)
+    path = results_dir() / "runs" / "p3_resnet50_weighted" / "a" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    from fer_lib.config import load_config
+
+    manifest.update(config=load_config("p3_resnet50_weighted", "full"), best_val_metric=0.5, best_epoch=3,
+                    git={"commit": "abc", "dirty": False}, precision="bfloat16")
+    path.write_text(json.dumps(manifest))
+    table = recipe_table(["p3_resnet50_weighted"])
+    assert len(table) == 1 and table.loc[0, "best val acc %"] == 50.0 and "test" not in " ".join(table.columns)
+    cfg = load_config("p3_resnet50_weighted", "full")
+    assert recipe_signature(cfg) == table.loc[0, "recipe"]
+    assert recipe_signature({**cfg, "optim": {**cfg["optim"], "lr": 1e-4}}) != recipe_signature(cfg)
+    assert recipe_signature({**cfg, "train": {**cfg["train"], "precision": "bf16"}}) == recipe_signature(cfg)
