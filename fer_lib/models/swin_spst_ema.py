@@ -22,8 +22,13 @@ replaced by a SparTa block on the 7x7x768 map (SparseSwin, Pinasthika et al. 202
     norm       LayerNorm(512) -> mean over tokens -> Linear(512, classes)
 
 This gives exactly P4's counts: 23,185,251 (SPST), 23,186,739 (+EMA after 2), 23,185,635 (+EMA
-after 1). Differences from the SparseSwin code: timm's Block (no GELU after the MLP's second
-layer, which SparseSwin's MLP has) and 2 layers (SparseSwin uses 4; P4's count fixes 2).
+after 1) -- by construction: the width, depth and placement were chosen by us so that the count lands
+on P4's, so these counts are "consistent by construction" in the verdicts, not independent
+confirmations (only the Swin-T base and the EMA increments +1,488 / +384 are). Against the official
+SparseSwin code: it feeds SparTa the stage-3 output (14x14x384) rather than the 7x7x768 map used here,
+and at that placement no setting reaches 23,185,251 (its own example model gives 20,240,262); its
+scripts use 2 SparTa layers, as here; its MLP has a GELU after the second layer, which timm's Block
+has not; and timm's LayerNorm eps is 1e-6 where the official code uses PyTorch's default 1e-5.
 
 SPST at stage k < 4 (P4 Table 2; only stage 4 has an exact count): the SparTa block replaces the
 Swin blocks of stage k only; later stages stay. To hand a map on to the stage's patch merging, the
