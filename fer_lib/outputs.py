@@ -12,7 +12,7 @@ from fer_lib.paths import PROJECT_ROOT, data_dir, results_dir
 
 # Figures that show dataset images (the datasets' terms forbid redistribution): kept out of git
 # (see .gitignore, which lists the same patterns) and never embedded in the committed report.
-DATASET_IMAGE_FIGURES = ("samples_*.png", "*misclassified*.png", "gradcam*.png")
+DATASET_IMAGE_FIGURES = ("samples_*.png", "*misclassified*.png", "gradcam*.png", "near_duplicates*.png")
 
 
 def shows_dataset_images(path: Path) -> bool:

@@ -1,4 +1,5 @@
-"""`data`: list the registered datasets, describe one (split x class counts as CSV)."""
+"""`data`: list the registered datasets, describe one (split x class counts as CSV), verify one (per-split
+sha256 of the decoded arrays)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="datasets: list, describe")
+    parser = subparsers.add_parser("data", help="datasets: list, describe, verify")
     sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     lister = sub.add_parser("list", help="registered datasets, where their files go, and whether they are present")
@@ -19,6 +20,14 @@ def register(subparsers) -> None:
     describe.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                           help="loader option, e.g. -o classes=7 for ferplus (repeatable; JSON values)")
     describe.set_defaults(handler=_describe)
+
+    verify = sub.add_parser("verify", help="print CSV split,images,sha256 of each split's decoded arrays "
+                                           "(comparable across file formats, unlike a file's sha256)")
+    verify.add_argument("name", help="dataset name (see `data list`)")
+    verify.add_argument("--data-dir", default=None, help="data directory (default: $FER_DATA_DIR, else ./data)")
+    verify.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="loader option, e.g. -o classes=7 for ferplus (repeatable; JSON values)")
+    verify.set_defaults(handler=_verify)
 
 
 def _parse_options(pairs: list[str]) -> dict:
@@ -39,6 +48,15 @@ def _describe(args) -> int:
 
     ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
     print(ds.counts().to_csv(index=False), end="")
+    return 0
+
+
+def _verify(args) -> int:
+    from fer_lib.data import load_dataset
+    from fer_lib.data.audit import split_digests
+
+    ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
+    print(split_digests(ds).to_csv(index=False), end="")
     return 0
 
 
