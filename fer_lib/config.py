@@ -37,6 +37,7 @@ SCHEMA: dict[str, Any] = {
         "std": IMAGENET_STD,
         "splits": None,
         "max_samples": {"train": None, "val": None, "test": None},  # cap per split (smoke runs)
+        "fold": None,  # with a kfold split spec: which fold is test (overrides splits.fold; --set data.fold=3)
     },
     "augment": {
         "hflip": 0.0, "rotate_deg": 0.0, "translate": 0.0, "zoom": 0.0,
@@ -138,6 +139,23 @@ def load_config(name_or_path: str | Path, profile: str = "smoke", overrides: dic
     return merged
 
 
+def split_spec(cfg: dict) -> dict:
+    """The config's split spec (fer_lib.data.split_indices) with data.fold applied to a kfold spec."""
+    spec = dict(cfg["data"]["splits"])
+    fold = cfg["data"].get("fold")
+    if fold is not None:
+        if "kfold" not in spec:
+            raise ValueError(f"data.fold={fold!r} needs a kfold split spec, got {spec}")
+        spec["fold"] = fold
+    return spec
+
+
+def run_fold(cfg: dict) -> int | None:
+    """The test fold of a k-fold run (None for other protocols)."""
+    spec = cfg["data"]["splits"]
+    return int(split_spec(cfg).get("fold", 0)) if "kfold" in spec else None
+
+
 def validate(cfg: dict, where: str = "config") -> None:
     """Raise ValueError naming the first unknown key or invalid value in a merged config."""
     body = {k: v for k, v in cfg.items() if k != "profile"}
@@ -160,6 +178,10 @@ def validate(cfg: dict, where: str = "config") -> None:
     if "ratios" not in data["splits"] and not data["splits"].get("val"):
         raise ValueError(f"{where}: data.splits has no 'val': model selection and early stopping need a validation "
                          f"split; add val: {{holdout: 0.1}} (a stratified 10% of train) or val: [<split names>]")
+    fold = data.get("fold")
+    if fold is not None and (isinstance(fold, bool) or not isinstance(fold, int) or fold < 0
+                             or "kfold" not in data["splits"] or fold >= int(data["splits"]["kfold"])):
+        raise ValueError(f"{where}: data.fold={fold!r} must be a fold number 0..k-1 of a kfold split spec")
     patience = cfg["train"]["early_stopping"].get("patience")
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
         raise ValueError(f"{where}: train.early_stopping.patience must be a positive integer or null, got {patience!r}")
@@ -197,7 +219,7 @@ def validate(cfg: dict, where: str = "config") -> None:
 
 
 # Keys whose default does not tell their type (None) or that take several types.
-_ANY_TYPE = frozenset({"model.pretrained", "augment.blur", "balance.copy_augment", "train.grad_clip",
+_ANY_TYPE = frozenset({"data.fold", "model.pretrained", "augment.blur", "balance.copy_augment", "train.grad_clip",
                        "train.channels_last", "balance.resample", "data.splits", "data.input_size",
                        "early_stopping.patience", "train.early_stopping.patience", "balance.class_weights"})
 

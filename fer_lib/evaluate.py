@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from fer_lib.augment import preprocess
+from fer_lib.config import split_spec
 
 
 # ---------------------------------------------------------------- inference
@@ -228,7 +229,7 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
                              f"but run {run.path.name} was trained on {expected[:12]}...: point --data-dir at the "
                              f"same files")
     if indices is None:
-        indices = limit_indices(split_indices(dataset, cfg["data"]["splits"], seed), cfg["data"]["max_samples"], seed)
+        indices = limit_indices(split_indices(dataset, split_spec(cfg), seed), cfg["data"]["max_samples"], seed)
     if splits is None:
         splits = [s for s in indices if s != "train"]
         if cfg.get("evaluate", {}).get("include_train"):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fer_lib import outputs
+from fer_lib.config import split_spec
 from fer_lib.records import list_runs, load_run
 
 SYNTHETIC = "embedded synthetic data, not the paper's"
@@ -376,7 +377,7 @@ def run_dataset(run_dir: str | Path, data_dir=None, capped: bool = True):
     if expected and dataset.sha256 != expected:
         raise ValueError(f"{dataset.name} at {dataset.source} has sha256 {dataset.sha256[:12]}..., but run "
                          f"{run.path.name} was trained on {expected[:12]}...: point data_dir at the same files")
-    indices = split_indices(dataset, cfg["data"]["splits"], seed)
+    indices = split_indices(dataset, split_spec(cfg), seed)
     if capped:
         indices = limit_indices(indices, cfg["data"]["max_samples"], seed)
     return dataset, indices

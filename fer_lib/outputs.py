@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -117,13 +118,28 @@ def save_table(df, section: str, name: str, index: bool = False) -> Path:
     return out / f"{name}.csv"
 
 
+LOCAL_ONLY_LIST = "local_only.json"
+
+
 def save_figure(fig, section: str, name: str, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as <name>.png; returns its path."""
+    """Save a matplotlib figure as <name>.png; returns its path. A figure that shows dataset images is also
+    listed in <section>/local_only.json (committed), so the report names it the same way in every clone."""
     path = section_dir(section) / f"{name}.png"
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     os.replace(tmp, path)
+    if shows_dataset_images(path):
+        listed = set(local_only_figures(path.parent)) | {path.name}
+        atomic_write_text(path.parent / LOCAL_ONLY_LIST, json.dumps(sorted(listed), indent=1) + "\n")
     return path
+
+
+def local_only_figures(section: Path) -> list[str]:
+    """File names of a section's figures that show dataset images (kept out of git)."""
+    try:
+        return list(json.loads((Path(section) / LOCAL_ONLY_LIST).read_text()))
+    except (OSError, ValueError):
+        return []
 
 
 def save_note(section: str, text: str, name: str = "notes") -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_lib.config import upgrade_stored_config
+from fer_lib.config import run_fold, upgrade_stored_config
 from fer_lib.outputs import atomic_write_text
 from fer_lib.paths import PROJECT_ROOT, results_dir, runs_dir_for
 from fer_lib.runlock import writer_alive
@@ -265,15 +265,16 @@ def load_run(path: str | Path) -> Run:
 
 
 def one_run_per_seed(runs: list[dict]) -> list[dict]:
-    """The latest complete run of each seed (runs as real_runs gives them), in seed order."""
+    """The latest complete run of each seed, and of each fold of a k-fold protocol (runs as real_runs gives
+    them: dicts with manifest, metrics, run_dir), in (seed, fold) order."""
     latest: dict = {}
     for run in runs:
         m = run["manifest"]
-        key = m.get("seed")
+        key = (m.get("seed"), run_fold(stored_config(m)) if "config" in m and "data" in m["config"] else None)
         stamp = m.get("finished") or m.get("started") or ""
         if key not in latest or stamp > (latest[key]["manifest"].get("finished") or ""):
             latest[key] = run
-    return [latest[k] for k in sorted(latest, key=lambda seed: (seed is None, seed))]
+    return [latest[k] for k in sorted(latest, key=lambda key: tuple((v is None, v) for v in key))]
 
 
 def list_runs(experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:

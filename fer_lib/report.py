@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_lib.outputs import atomic_write_text, shows_dataset_images
+from fer_lib.outputs import atomic_write_text, local_only_figures, shows_dataset_images
 from fer_lib.paths import results_dir, scratch_dir, scratch_mode
 from fer_lib.runlock import clean_temp_files
 
@@ -112,12 +112,14 @@ def build_report(root: Path | None = None) -> Path:
                 body.append(f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>')
                 body.append('<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True) + "</div>")
                 md.append(f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
+            local_only = set(local_only_figures(section_dir))
+            if not scratch:  # named from the committed list, so every clone's report is the same
+                figures = [f for f in figures if f.name not in local_only and not shows_dataset_images(f)]
+                for name in sorted(local_only):
+                    body.append(f'<p class="missing">{html.escape(_title(Path(name).stem))}: {LOCAL_ONLY}</p>')
+                    md.append(f"\n_{_title(Path(name).stem)}: {LOCAL_ONLY}_\n")
             for figure in figures:
                 rel = figure.relative_to(root)
-                if shows_dataset_images(figure) and not scratch:  # git-ignored: a clone would show a broken image
-                    body.append(f'<p class="missing">{html.escape(_title(figure.stem))}: {LOCAL_ONLY}</p>')
-                    md.append(f"\n_{_title(figure.stem)}: {LOCAL_ONLY}_\n")
-                    continue
                 body.append(f'<figure><img src="{rel}" alt="{html.escape(figure.stem)}">'
                             f"<figcaption>{html.escape(_title(figure.stem))}</figcaption></figure>")
                 md.append(f"\n![{figure.stem}]({rel})\n")

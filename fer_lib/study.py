@@ -222,3 +222,20 @@ def recipe_table(experiments: list[str]) -> pd.DataFrame:
                          "best val acc %": round(100 * m["best_val_metric"], 2) if m.get("best_val_metric") else None,
                          "commit": (m.get("git") or {}).get("commit", "")[:10]})
     return pd.DataFrame(rows)
+
+
+def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
+    """The newest real-data run of each experiment scored on its official test split and on the cleaned views
+    of it (fer_lib.data.audit: without test images that have a (near-)duplicate in train, without
+    conflicting-label duplicates, without non-exact pixels), from its recorded predictions."""
+    from fer_lib.data import audit
+    from fer_lib.data.explore import try_load
+
+    runs = [r for e in experiments for r in latest_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
+    if not runs:
+        return pd.DataFrame([{"run": "no real-data run yet"}])
+    name = load_run(runs[0]).manifest["dataset"]["name"]
+    ds, why = try_load(name, data_dir)
+    if ds is None:
+        return pd.DataFrame([{"run": f"{name} unavailable here: {why}"}])
+    return audit.accuracy_on_subsets(runs, audit.test_subsets(ds, audit.audit_dataset(ds)))

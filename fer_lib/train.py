@@ -34,6 +34,7 @@ from fer_lib.devices import autocast_dtype, precision_name, resolve_device, sync
 from fer_lib.paths import scratch_mode
 
 from fer_lib.augment import Augment, normalize, resize, to_float, to_nchw, to_rgb
+from fer_lib.config import split_spec
 from fer_lib.records import (SCHEMA_VERSION, RunRecorder, device_name, git_info, library_versions, load_checkpoint,
                              new_run_dir, save_torch, stored_config, utc_now)
 from fer_lib.runlock import RunLock, clean_temp_files
@@ -532,7 +533,7 @@ def _build_splits(cfg: dict, ds, seed: int, dev: torch.device):
     """(held-out indices, TrainingSplits, resample info) of a config on a dataset."""
     from fer_lib.data import resample_plan, split_indices
 
-    indices = limit_indices(split_indices(ds, cfg["data"]["splits"], seed), cfg["data"]["max_samples"], seed)
+    indices = limit_indices(split_indices(ds, split_spec(cfg), seed), cfg["data"]["max_samples"], seed)
     train_idx, val_idx = indices["train"], indices["val"]
     is_copy, plan_info = None, None
     if cfg["balance"].get("resample"):

@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 from fer_lib.comparisons import ci95, judge_difference
-from fer_lib.records import one_run_per_seed
+from fer_lib.records import one_run_per_seed, stored_config
 
 
 CLAIMS_PATH = Path(__file__).resolve().parent / "claims" / "claims.yaml"
@@ -125,7 +125,8 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
         return {"verdict": "not run", "why": reason, "n": 0}
     full = [r for r in mine if (lambda b: b[0] >= b[1])(run_budget(r["manifest"]))]
     chosen = one_run_per_seed(full or mine)  # prefer runs at the paper's budget
-    numbers = np.array([_metric(r["metrics"], claim) for r in chosen], dtype=float)
+    per_seed, kfold = _per_seed_values(chosen, claim)
+    numbers = np.array(list(per_seed.values()), dtype=float)
     mean = float(numbers.mean())
     std = float(numbers.std(ddof=1)) if len(numbers) > 1 else float("nan")
     paper, tol = float(claim["value"]), _tolerance(claim)
@@ -135,12 +136,30 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
     if not full:
         allowed, recipe = max(run_budget(r["manifest"]) for r in chosen)
         return {**row, "verdict": "inconclusive", "why": f"reduced budget: {allowed} of {recipe} epochs"}
+    if kfold:
+        folds = {seed: sum(1 for r in chosen if r["manifest"]["seed"] == seed) for seed in per_seed}
+        if min(folds.values()) < kfold:
+            return {**row, "verdict": "inconclusive",
+                    "why": f"cross-validation incomplete: {min(folds.values())} of {kfold} folds for some seed"}
+        row["why"] = f"mean over all {kfold} folds per seed"
     judged = verdict(paper, mean, tol)
     scratch = all(str(r["manifest"].get("pretrained", "")).startswith("none") for r in chosen)
     if judged == "not reproduced" and scratch and _paper_weights(claim) == "imagenet":
         return {**row, "verdict": "inconclusive",
                 "why": "ours from scratch, the paper's from ImageNet weights (none can be had here)"}
-    return {**row, "verdict": judged, "why": ""}
+    return {**row, "verdict": judged, "why": row.get("why", "")}
+
+
+def _per_seed_values(chosen: list[dict], claim: dict) -> tuple[dict, int | None]:
+    """{seed: value} (a k-fold protocol's folds averaged within each seed) and k (None without folds)."""
+    by_seed: dict = {}
+    kfold = None
+    for run in chosen:
+        cfg = stored_config(run["manifest"]) if "data" in run["manifest"].get("config", {}) else {}
+        spec = cfg.get("data", {}).get("splits") or {}
+        kfold = int(spec["kfold"]) if "kfold" in spec else kfold
+        by_seed.setdefault(run["manifest"]["seed"], []).append(_metric(run["metrics"], claim))
+    return {seed: float(np.mean(values)) for seed, values in by_seed.items()}, kfold
 
 
 def _paper_weights(claim: dict) -> str:

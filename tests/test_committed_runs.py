@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_lib.config import validate
+from fer_lib.config import split_spec, validate
 from fer_lib.data import load_dataset, split_indices
 from fer_lib.evaluate import evaluate_run
 from fer_lib.records import load_run
@@ -39,7 +39,7 @@ def test_committed_run_rebuilds_its_data_and_reevaluates(run_dir, real_data_dir)
     cfg, seed = run.config, int(run.manifest["seed"])
     ds = load_dataset(cfg["data"]["dataset"], real_data_dir, **(cfg["data"]["options"] or {}))
     assert ds.sha256 == run.manifest["dataset"]["sha256"]
-    indices = limit_indices(split_indices(ds, cfg["data"]["splits"], seed), cfg["data"]["max_samples"], seed)
+    indices = limit_indices(split_indices(ds, split_spec(cfg), seed), cfg["data"]["max_samples"], seed)
     sizes = {k: v for k, v in run.manifest["split_sizes"].items() if k != "train_fit"}
     assert {k: len(v) for k, v in indices.items()} == sizes
     for split in [s for s in indices if (run_dir / f"predictions_{s}.csv").exists()]:

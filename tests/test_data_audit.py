@@ -75,3 +75,17 @@ def test_data_verify_prints_a_digest_per_split(capsys):
     out = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert list(out.columns) == ["split", "images", "sha256"] and out["sha256"].str.len().eq(64).all()
     assert set(out["split"]) == {"train", "val", "test"}
+
+
+def test_accuracy_on_cleaned_test_sets_from_recorded_predictions(tmp_path):
+    run = tmp_path / "exp" / "run1"
+    run.mkdir(parents=True)
+    pd.DataFrame({"index": [30, 31, 32, 33], "label": [0, 1, 2, 3], "pred": [0, 1, 0, 0]}).to_csv(
+        run / "predictions_test.csv", index=False)
+    ds = _planted()
+    subsets = audit.test_subsets(ds, audit.audit_dataset(ds))
+    table = audit.accuracy_on_subsets([run], subsets).iloc[0]
+    assert table["test (official) %"] == 50.0 and table["n"] == 4
+    # leaving out 31 (exact copy of a train image) and 33 (near copy) leaves 30 right, 32 wrong
+    assert table["without train (near-)duplicates %"] == 50.0 and table["without train (near-)duplicates n"] == 2
+    assert table["run"] == "exp/run1"

@@ -102,3 +102,16 @@ def test_resample_plan_counts_and_determinism():
     assert list(plan.table()["after"]) == [10, 8, 10]
     with pytest.raises(ValueError, match=r"unknown class\(es\) \['Contempt'\]"):
         resample_plan(labels, names, {"Contempt": 2.0}, seed=0)
+
+
+def test_a_fixed_size_stratified_test_holdout_drawn_per_seed():
+    base = load_dataset("synthetic", n_per_class=30, size=16)
+    ds = FERDataset(name="x", images=base.images, labels=base.labels, split=np.full(len(base), "all"),
+                    class_names=base.class_names, sha256=base.sha256, source="test")
+    spec = {"train": ["all"], "test": {"holdout": 41}, "val": {"holdout": 0.1}}
+    a, b = split_indices(ds, spec, 0), split_indices(ds, spec, 1)
+    assert len(a["test"]) == 41 and np.bincount(ds.labels[a["test"]]).max() - np.bincount(ds.labels[a["test"]]).min() <= 1
+    assert not np.array_equal(a["test"], b["test"])
+    assert len(a["train"]) + len(a["val"]) + 41 == len(ds)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        split_indices(ds, {**spec, "test": {"holdout": len(ds)}}, 0)

@@ -94,3 +94,17 @@ def test_executed_notebooks_are_written_without_paths_times_or_random_ids(tmp_pa
     for gone in ("/work/", "/srv/", "T_99899", "0x7f", "start_time", "duration", "iopub"):
         assert gone not in text, gone
     assert '"id": "cell-000"' in text and "<dir>/b.npz" in text and '"status": "completed"' in text
+
+
+def test_a_clone_without_the_local_only_figures_builds_the_same_report():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots()
+    path = save_figure(fig, "08_analysis", "gradcam_p2")
+    plt.close(fig)
+    here = build_report().read_text()
+    path.unlink()  # what a clone lacks: the figure is git-ignored, its name is in local_only.json
+    assert build_report().read_text() == here and "Gradcam p2" in here

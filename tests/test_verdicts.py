@@ -170,3 +170,23 @@ def test_recipe_table_lists_every_real_run_with_validation_only():
     assert recipe_signature(cfg) == table.loc[0, "recipe"]
     assert recipe_signature({**cfg, "optim": {**cfg["optim"], "lr": 1e-4}}) != recipe_signature(cfg)
     assert recipe_signature({**cfg, "train": {**cfg["train"], "precision": "bf16"}}) == recipe_signature(cfg)
+
+
+def test_cross_validation_counts_only_with_every_fold_averaged_per_seed():
+    from fer_lib.config import load_config
+
+    claim = {**CLAIM, "paper": "P2", "dataset": "jaffe", "experiment": "p3_resnet50_weighted"}
+    cfg = load_config("p4_swin_spst_ema_jaffe_cv", "full")
+    for fold in range(10):
+        _write_run(f"f{fold}", 0, 0.90 + 0.01 * (fold % 2))
+        path = results_dir() / "runs" / "p3_resnet50_weighted" / f"f{fold}" / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest.update(dataset={"name": "jaffe", "real": True},
+                        config={**cfg, "data": {**cfg["data"], "fold": fold}}, finished=f"2026-{fold:02d}")
+        path.write_text(json.dumps(manifest))
+    row = verdicts.judge_run_claim({**claim, "value": 90.5}, verdicts.real_runs())
+    assert row["n"] == 1 and row["ours"] == pytest.approx(90.5) and row["verdict"] == "reproduced"
+    assert "all 10 folds" in row["why"]
+    (results_dir() / "runs" / "p3_resnet50_weighted" / "f9" / "manifest.json").unlink()
+    row = verdicts.judge_run_claim({**claim, "value": 90.5}, verdicts.real_runs())
+    assert row["verdict"] == "inconclusive" and "9 of 10 folds" in row["why"]

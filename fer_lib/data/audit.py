@@ -174,3 +174,30 @@ def split_digests(ds: FERDataset) -> pd.DataFrame:
         digest.update(np.ascontiguousarray(ds.labels[mask], dtype=np.int64).tobytes())
         rows.append({"split": name, "images": int(mask.sum()), "sha256": digest.hexdigest()})
     return pd.DataFrame(rows)
+
+
+def test_subsets(ds: FERDataset, result: dict) -> dict[str, set[int]]:
+    """Test images to leave out for each cleaned view of a dataset's test set (audit_dataset's result)."""
+    subsets = {"without train (near-)duplicates": set(result["leaking test indices"]),
+               "without conflicting-label duplicates": set(result["conflicting indices"])}
+    subsets["cleaned (both)"] = subsets["without train (near-)duplicates"] | subsets["without conflicting-label duplicates"]
+    if "pixels_exact" in ds.extras:
+        subsets["without non-exact pixels"] = {int(i) for i in np.flatnonzero(~ds.extras["pixels_exact"].astype(bool))}
+    return subsets
+
+
+def accuracy_on_subsets(run_dirs, subsets: dict[str, set[int]], split: str = "test") -> pd.DataFrame:
+    """Each run's accuracy (%) on its official split and on that split without each subset's images, from the
+    predictions it recorded (no re-inference)."""
+    rows = []
+    for run_dir in run_dirs:
+        preds = pd.read_csv(f"{run_dir}/predictions_{split}.csv")
+        right = (preds["label"] == preds["pred"]).to_numpy()
+        row = {"run": str(run_dir).rstrip("/").rsplit("/", 2)[-2] + "/" + str(run_dir).rstrip("/").rsplit("/", 1)[-1],
+               f"{split} (official) %": round(100 * right.mean(), 2), "n": len(preds)}
+        for name, excluded in subsets.items():
+            keep = ~preds["index"].isin(excluded).to_numpy()
+            row[f"{name} %"] = round(100 * right[keep].mean(), 2) if keep.any() else None
+            row[f"{name} n"] = int(keep.sum())
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -53,6 +53,17 @@ def _holdout(idx: np.ndarray, labels: np.ndarray, fraction: float, seed: int,
     return np.sort(idx[keep]), np.sort(idx[held])
 
 
+def _as_fraction(holdout, n: int) -> float:
+    """A hold-out given as a count of images (int >= 1) or a fraction, as a fraction of n rows."""
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)):
+        raise ValueError(f"holdout must be a count of images or a fraction, got {holdout!r}")
+    if isinstance(holdout, int) and holdout >= 1:
+        if holdout >= n:
+            raise ValueError(f"holdout of {holdout} images leaves nothing of {n} rows to train on")
+        return holdout / n
+    return float(holdout)
+
+
 def _groups(ds: FERDataset, key: str | None) -> np.ndarray | None:
     if key is None:
         return None
@@ -84,6 +95,9 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
       {"train": ["Training"], "val": ["PublicTest"], "test": ["PrivateTest"]}        named splits
       {"train": [...], "val": {"holdout": 0.1}, "test": [...], "extra": {"name": [...]}}
                                                    holdout = stratified fraction taken out of train
+      {"train": ["all"], "test": {"holdout": 41}, "val": {"holdout": 0.1}}
+                                                   test = a stratified hold-out of 41 images (or a fraction),
+                                                   seeded, taken out of train first
       {"ratios": [0.8, 0.1, 0.1]}                  stratified over all rows
       {"kfold": 10, "fold": 0, "group": "subject", "val": {"holdout": 0.1}}
                                                    (subject-wise when "group" is given) k-fold: the fold is
@@ -114,7 +128,14 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
         if "train" not in spec or "test" not in spec:
             raise ValueError(f"split spec needs 'train' and 'test' (or 'ratios' / 'kfold'), got {spec}")
         train = _named(ds, spec["train"], "train")
-        out["test"] = _named(ds, spec["test"], "test")
+        if isinstance(spec["test"], dict):  # {"holdout": 41} images, or a fraction, stratified, out of train
+            if set(spec["test"]) != {"holdout"}:
+                raise ValueError(f"test must be a list of split names or {{'holdout': count or fraction}}, "
+                                 f"got {spec['test']!r}")
+            train, out["test"] = _holdout(train, ds.labels, _as_fraction(spec["test"]["holdout"], len(train)),
+                                          seed + 7, groups)
+        else:
+            out["test"] = _named(ds, spec["test"], "test")
         if isinstance(val_spec, dict):
             if "holdout" not in val_spec:
                 raise ValueError(f"val must be a list of split names or {{'holdout': fraction}}, got {val_spec!r}")
