@@ -18,7 +18,11 @@ import yaml
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-PROFILES = ("smoke", "full")
+PROFILES = ("smoke", "real-smoke", "full")
+# real-smoke: the full profile (the experiment's real dataset and recipe) on a small seeded subset for two
+# epochs: minutes on a CPU, a pipeline check on real images. Like smoke it never writes into the record.
+REAL_SMOKE = {"data.max_samples": {"train": 512, "val": 256, "test": 512}, "train.epochs": 2,
+              "evaluate.bootstrap": 200, "seeds": [0]}
 REPLACE_KEYS = frozenset({"splits", "options", "balance"})
 FREE_KEYS = frozenset({"options", "splits", "resample"})  # free-form mappings: their keys are not checked
 
@@ -121,6 +125,11 @@ def expand_dotted(overrides: dict | None) -> dict:
 
 def load_config(name_or_path: str | Path, profile: str = "smoke", overrides: dict | None = None) -> dict:
     """The fully merged, validated config of one experiment for a profile ("smoke" or "full")."""
+    if profile == "real-smoke":
+        merged = load_config(name_or_path, "full", {**REAL_SMOKE, **(overrides or {})})
+        merged["train"]["batch_size"] = min(int(merged["train"]["batch_size"]), 32)
+        merged["profile"] = "real-smoke"
+        return merged
     path = config_path(name_or_path)
     raw = _resolve_bases(path, seen=())
     profiles = raw.pop("profiles", {}) or {}

@@ -54,11 +54,12 @@ def configure_threads(profile: str, device: str = "auto") -> str:
 
 
 def profile_experiments(experiments: list[str], smoke_subset: list[str], profile: str) -> list[str]:
-    """All `experiments` in the full profile; only `smoke_subset` (a representative few) in smoke."""
+    """All `experiments` in the full profile; only `smoke_subset` (a representative few) in smoke and
+    real-smoke."""
     unknown = set(smoke_subset) - set(experiments)
     if unknown:
         raise ValueError(f"smoke subset {sorted(unknown)} is not among the experiments {experiments}")
-    return list(experiments) if profile != "smoke" else [e for e in experiments if e in smoke_subset]
+    return list(experiments) if profile == "full" else [e for e in experiments if e in smoke_subset]
 
 
 def train_or_skip(experiments: list[str], to_train: list[str], *, profile: str, data_dir=None, seed: int = 0,

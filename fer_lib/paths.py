@@ -56,7 +56,8 @@ def results_dir() -> Path:
     return scratch_dir() if scratch_mode() else record_dir()
 
 
-def runs_dir_for(dataset: str) -> Path:
-    """Where a new run on `dataset` is written: runs on the embedded synthetic data always go to the
-    scratch space, whatever the mode, so that they can never pool into the record."""
-    return (scratch_dir() if dataset == "synthetic" else results_dir()) / "runs"
+def runs_dir_for(dataset: str, profile: str | None = "full") -> Path:
+    """Where a new run is written: only real-data runs at the full profile may enter the record; runs on the
+    embedded synthetic data or at a smoke profile always go to the scratch space, whatever the mode."""
+    record_worthy = dataset != "synthetic" and profile == "full"
+    return (results_dir() if record_worthy else scratch_dir()) / "runs"

@@ -141,7 +141,7 @@ def new_run_dir(experiment: str, profile: str, dataset: str, seed: int, root: st
     """Create <runs>/<experiment>/<UTC yyyymmdd-HHMMSS>-<profile>-<dataset>-s<seed>[-N]/; <runs> is `root`,
     else fer_lib.paths.runs_dir_for(dataset) (synthetic-data runs go to the scratch space)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = (Path(root) if root else runs_dir_for(dataset)) / experiment
+    base = (Path(root) if root else runs_dir_for(dataset, profile)) / experiment
     base.mkdir(parents=True, exist_ok=True)
     run_id = f"{stamp}-{profile}-{dataset}-s{seed}"
     for n in range(1000):

@@ -4,6 +4,8 @@ results/; the record's report never embeds a figure that is kept out of git."""
 from __future__ import annotations
 
 import os
+
+import pytest
 from pathlib import Path
 
 from fer_lib.config import load_config
@@ -108,3 +110,25 @@ def test_a_clone_without_the_local_only_figures_builds_the_same_report():
     here = build_report().read_text()
     path.unlink()  # what a clone lacks: the figure is git-ignored, its name is in local_only.json
     assert build_report().read_text() == here and "Gradcam p2" in here
+
+
+def test_real_smoke_profile_is_the_full_recipe_on_a_small_real_subset():
+    full = load_config("p3_resnet50_weighted", "full")
+    real = load_config("p3_resnet50_weighted", "real-smoke")
+    assert real["profile"] == "real-smoke" and real["data"]["dataset"] == full["data"]["dataset"] == "fer2013"
+    assert real["data"]["splits"] == full["data"]["splits"] and real["optim"] == full["optim"]
+    assert real["train"]["epochs"] == 2 and real["data"]["max_samples"]["train"] == 512
+    assert runs_dir_for("fer2013", "real-smoke") == scratch_dir() / "runs"
+    assert runs_dir_for("fer2013", "full") == record_dir() / "runs"
+
+
+@pytest.mark.real_data
+def test_a_real_smoke_run_trains_on_real_images_into_scratch(real_data_dir):
+    cfg = load_config("p3_resnet50_weighted", "real-smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
+                                                             "train.epochs": 1})
+    run = run_experiment(cfg, data_dir=real_data_dir, seed=0, device="cpu")
+    from fer_lib.records import load_run
+
+    manifest = load_run(run).manifest
+    assert run.is_relative_to(scratch_dir()) and manifest["dataset"]["real"] and manifest["profile"] == "real-smoke"
+    assert manifest["split_sizes"]["train"] == 512 and not list(record_dir().rglob("manifest.json"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("reproduce", help="run every numbered notebook, then build the report")
-    parser.add_argument("--profile", default="smoke", choices=["smoke", "full"],
-                        help="smoke: embedded data / small budgets (CPU minutes); full: the papers' budgets (GPU)")
+    parser.add_argument("--profile", default="smoke", choices=["smoke", "real-smoke", "full"],
+                        help="smoke: embedded synthetic data; real-smoke: small real subsets, 2 epochs (both CPU minutes, "
+                             "written to scratch/); full: the papers' budgets (GPU, written to results/)")
     parser.add_argument("--data-dir", default=None, help="dataset directory (default: $FER_DATA_DIR, then ./data)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", default=None, metavar="NN", help="run only notebooks starting with these prefixes")

@@ -9,8 +9,9 @@ import re
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one experiment (fer_lib/configs/<CONFIG>.yaml)")
     parser.add_argument("config", help="config name (see fer_lib/configs) or path to a YAML file")
-    parser.add_argument("--profile", default=None, choices=["smoke", "full"],
-                        help="smoke (default): embedded synthetic data, tiny budget (CPU seconds); full: the paper's budget")
+    parser.add_argument("--profile", default=None, choices=["smoke", "real-smoke", "full"],
+                        help="smoke (default): embedded synthetic data, tiny budget (CPU seconds); real-smoke: the real dataset, "
+                             "a small subset, 2 epochs (CPU minutes; scratch/); full: the paper's budget (results/)")
     parser.add_argument("--data-dir", default=None, help="dataset directory (default: $FER_DATA_DIR, then ./data)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the config's first seed)")
     parser.add_argument("--epochs", type=positive_int, default=None, help="override the config's epoch budget")
