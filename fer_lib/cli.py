@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("data", "models", "train", "evaluate", "reproduce", "report", "bench", "live")
+COMMAND_MODULES = ("data", "models", "train", "evaluate", "reproduce", "report", "bench", "live", "campaign")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,165 @@
+"""The study's runs as one campaign: every (experiment, seed[, fold]) of the full study, ordered by verdicts
+gained per GPU-minute, with what each run needs.
+
+Estimate of a run's device minutes = images per epoch x epochs / img/s, where img/s comes from a
+measurement when there is one for the model at its input size on that device (a `bench` table or the
+preflight's calibration; the source is shown), else from a two-term model of one training step: a
+fixed cost per step (STEP_OVERHEAD_S: kernel launches, optimiser) plus about 3 x the forward FLOPs per
+image at an assumed sustained rate (ASSUMED_TFLOPS). Both assumptions are stated in every row.
+Verdicts gained: each claim needs its experiment's seeds (and folds), so one run earns
+claims / runs-needed, where a claim made with ImageNet weights (which this study cannot load) counts
+SCRATCH_VS_PRETRAINED: a from-scratch run bounds it but rarely settles it. Runs are ordered by that per
+estimated minute. Complete runs in the record are always skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from fer_lib.config import list_configs, load_config, split_spec
+from fer_lib.records import list_runs
+from fer_lib.verdicts import load_claims
+
+ASSUMED_TFLOPS = 200.0  # sustained bf16 training throughput assumed on one H200 (~25 % of its 790 peak)
+SCRATCH_VS_PRETRAINED = 0.25  # weight of an ImageNet-pretrained claim that a from-scratch run can only bound
+STEP_OVERHEAD_S = 0.010  # assumed fixed cost of one optimisation step (small models at low resolution)
+# Runs whose best checkpoint a later notebook reads (t-SNE, Grad-CAM, cross-dataset): kept, if small.
+KEEP_CHECKPOINT = frozenset({"p2_lc2fer_c5_aug", "p2_lc2fer_c5"})
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of the campaign."""
+
+    experiment: str
+    paper: str
+    seed: int
+    fold: int | None
+    dataset: str
+    model: str
+    input_size: int
+    epochs: int
+    batch: int
+
+
+def campaign_runs(only: list[str] | None = None) -> list[PlannedRun]:
+    """Every (experiment, seed, fold) of the full study; `only` keeps papers (P1..P4) or experiments."""
+    runs = []
+    for name in list_configs():
+        cfg = load_config(name, "full")
+        if only and cfg["paper"] not in only and name not in only:
+            continue
+        spec = cfg["data"]["splits"]
+        folds = list(range(int(spec["kfold"]))) if "kfold" in spec else [None]
+        for seed in cfg["seeds"]:
+            for fold in folds:
+                runs.append(PlannedRun(name, cfg["paper"], int(seed), fold, cfg["data"]["dataset"],
+                                       cfg["model"]["name"], int(cfg["data"]["input_size"]),
+                                       int(cfg["train"]["epochs"]), int(cfg["train"]["batch_size"])))
+    return runs
+
+
+def _claims_per_experiment() -> dict[str, float]:
+    """Claims each experiment's runs can settle, ImageNet-pretrained ones weighted SCRATCH_VS_PRETRAINED."""
+    data = load_claims()
+    weights = data["defaults"].get("paper_weights", {})
+    counts: dict[str, float] = {}
+    for claim in data["claims"]:
+        weight = SCRATCH_VS_PRETRAINED if weights.get(claim["paper"]) == "imagenet" else 1.0
+        for experiment in [claim.get("experiment"), *claim.get("experiments", [])]:
+            if experiment:
+                counts[experiment] = counts.get(experiment, 0.0) + weight
+    return counts
+
+
+def train_images(experiment: str, data_dir=None, _cache: dict = {}) -> int | None:
+    """Training images per epoch of an experiment's full profile (None when its dataset is not here)."""
+    from fer_lib.data import load_dataset, split_indices
+
+    if experiment not in _cache:
+        cfg = load_config(experiment, "full")
+        try:
+            ds = load_dataset(cfg["data"]["dataset"], data_dir, **(cfg["data"]["options"] or {}))
+        except (FileNotFoundError, ValueError):
+            _cache[experiment] = None
+        else:
+            _cache[experiment] = int(len(split_indices(ds, split_spec(cfg), 0)["train"]))
+    return _cache[experiment]
+
+
+def model_train_flops(model: str, input_size: int, _cache: dict = {}) -> float:
+    """About 3 x the forward FLOPs of one image: the training cost of one image (forward + backward)."""
+    from fer_lib.complexity import count_flops
+    from fer_lib.models import create_model
+
+    key = (model, input_size)
+    if key not in _cache:
+        _cache[key] = 3.0 * count_flops(create_model(model, num_classes=7), input_size)
+    return _cache[key]
+
+
+def throughput(model: str, input_size: int, batch: int, measured: dict[tuple[str, int], float] | None,
+               tflops: float = ASSUMED_TFLOPS, overhead_s: float = STEP_OVERHEAD_S) -> tuple[float, str]:
+    """(img/s, source): a measurement for the model at its size if given, else the step-cost estimate."""
+    if measured and (model, input_size) in measured:
+        return measured[(model, input_size)], "measured (bench / preflight)"
+    step_s = overhead_s + batch * model_train_flops(model, input_size) / (tflops * 1e12)
+    return batch / step_s, (f"estimate: {1000 * overhead_s:g} ms per step + 3 x forward FLOPs at "
+                            f"{tflops:g} TFLOP/s (assumed)")
+
+
+def complete_keys() -> set[tuple[str, int, int | None]]:
+    """(experiment, seed, fold) of the complete full-budget real-data runs already in the record."""
+    from fer_lib.config import run_fold
+    from fer_lib.records import load_run
+
+    table = list_runs()
+    if table.empty:
+        return set()
+    keys = set()
+    done = table[(table["status"] == "complete") & table["real_data"].fillna(False).astype(bool)]
+    for path in done["path"]:
+        run = load_run(path)
+        m = run.manifest
+        if int(m.get("epochs_override") or m["epochs"]) >= int(m["recipe_epochs"]):
+            keys.add((m["experiment"], int(m["seed"]), run_fold(run.config)))
+    return keys
+
+
+def plan(budget_minutes: float | None = None, only: list[str] | None = None, data_dir=None,
+         measured: dict[tuple[str, int], float] | None = None, tflops: float = ASSUMED_TFLOPS,
+         images: dict[str, int] | None = None) -> pd.DataFrame:
+    """The campaign, best verdicts-per-minute first, with cumulative minutes and what fits the budget.
+
+    images: training images per epoch by experiment (default: counted from the datasets found here)."""
+    claims = _claims_per_experiment()
+    done = complete_keys()
+    planned = campaign_runs(only)
+    per_experiment: dict[str, int] = {}
+    for run in planned:
+        per_experiment[run.experiment] = per_experiment.get(run.experiment, 0) + 1
+    rows = []
+    for run in planned:
+        n_images = (images or {}).get(run.experiment) or train_images(run.experiment, data_dir)
+        rate, source = throughput(run.model, run.input_size, run.batch, measured, tflops)
+        minutes = None if n_images is None else n_images * run.epochs / rate / 60.0
+        gain = claims.get(run.experiment, 0) / per_experiment[run.experiment]
+        rows.append({"paper": run.paper, "experiment": run.experiment, "seed": run.seed, "fold": run.fold,
+                     "dataset": run.dataset, "model": run.model, "input": run.input_size, "epochs": run.epochs,
+                     "batch": run.batch, "train images": n_images, "img/s": round(rate, 1), "estimate source": source,
+                     "est. minutes": None if minutes is None else round(minutes, 2), "claims per run": round(gain, 3),
+                     "keep checkpoint": run.experiment in KEEP_CHECKPOINT,
+                     "status": "complete (skipped)" if (run.experiment, run.seed, run.fold) in done
+                     else ("dataset unavailable" if n_images is None else "to run")})
+    table = pd.DataFrame(rows)
+    todo = table["status"] == "to run"
+    table["claims per minute"] = (table["claims per run"] / table["est. minutes"]).where(todo)
+    table = table.sort_values(["claims per minute", "experiment", "seed"], ascending=[False, True, True],
+                              na_position="last", kind="stable").reset_index(drop=True)
+    todo = table["status"] == "to run"
+    table["cumulative minutes"] = table["est. minutes"].where(todo).fillna(0).cumsum().round(2)
+    if budget_minutes is not None:
+        table["fits budget"] = todo & (table["cumulative minutes"] <= budget_minutes)
+    return table
