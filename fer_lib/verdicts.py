@@ -14,7 +14,9 @@ Verdicts:
     consistent by construction the figure matches because we fitted an unstated choice to it (claim `construction`)
 
 A run counts once: the latest complete run per (experiment, dataset, seed); n is the number of distinct
-seeds. Tolerances are shown as the absolute value applied, with the rule that gave it.
+seeds. Tolerances are shown as the absolute value applied, with the rule that gave it: for accuracy-type
+claims the larger of the fixed tolerance and the 95 % interval of our mean from seed spread and test-set
+sampling (uncertainty_tolerance), stated here before the first full P3 verdict.
 """
 
 from __future__ import annotations
@@ -129,10 +131,11 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
     numbers = np.array(list(per_seed.values()), dtype=float)
     mean = float(numbers.mean())
     std = float(numbers.std(ddof=1)) if len(numbers) > 1 else float("nan")
-    paper, tol = float(claim["value"]), _tolerance(claim)
+    paper = float(claim["value"])
+    tol, rule = uncertainty_tolerance(claim, numbers, _test_size(chosen, claim))
     lo, hi = ci95(numbers)
     row = {"ours": mean, "ours_std": std, "ours_ci95": f"[{lo:.2f}, {hi:.2f}]" if len(numbers) > 1 else "",
-           "n": len(numbers), "gap": mean - paper, **_conditions(chosen)}
+           "n": len(numbers), "gap": mean - paper, "tolerance": tol, "tolerance_rule": rule, **_conditions(chosen)}
     if not full:
         allowed, recipe = max(run_budget(r["manifest"]) for r in chosen)
         return {**row, "verdict": "inconclusive", "why": f"reduced budget: {allowed} of {recipe} epochs"}
@@ -148,6 +151,29 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
         return {**row, "verdict": "inconclusive",
                 "why": "ours from scratch, the paper's from ImageNet weights (none can be had here)"}
     return {**row, "verdict": judged, "why": row.get("why", "")}
+
+
+def _test_size(chosen: list[dict], claim: dict) -> int | None:
+    """Images behind the claim's number on our side: the split's size, or the class's support for per-class kinds."""
+    split = chosen[0]["metrics"].get(claim.get("split", "test"), {})
+    if claim["kind"] in ("recall", "class_error"):
+        return (split.get("per_class", {}).get(claim["class"]) or {}).get("support")
+    return split.get("n")
+
+
+def uncertainty_tolerance(claim: dict, values: np.ndarray, n_test: int | None) -> tuple[float, str]:
+    """The tolerance an accuracy-type claim is judged with, fixed before any full P3 verdict: the larger of
+    the claim's fixed tolerance and the half-width of a 95 % interval of our mean that combines the spread
+    over k seeds (s) and test-set sampling (a proportion p on n images): 1.96 * sqrt(s^2/k + p(1-p)/n)."""
+    fixed = _tolerance(claim)
+    p = float(np.mean(values)) / 100
+    seed_var = float(np.var(values / 100, ddof=1)) / len(values) if len(values) > 1 else 0.0
+    test_var = p * (1 - p) / n_test if n_test else 0.0
+    half = 100 * 1.96 * float(np.sqrt(seed_var + test_var))
+    if half > fixed:
+        return half, (f"95% interval of ours ({len(values)} seed(s), n={n_test}): ±{half:.2f} points, wider than "
+                      f"the fixed ±{fixed:g}")
+    return fixed, f"±{fixed:g} points (fixed; our 95% interval ±{half:.2f})"
 
 
 def _per_seed_values(chosen: list[dict], claim: dict) -> tuple[dict, int | None]:

@@ -22,7 +22,7 @@ def _write_run(name: str, seed: int, accuracy: float, real: bool = True, status:
                 "status": status, "seed": seed, "dataset": {"name": "fer2013" if real else "synthetic", "real": real},
                 "recipe_epochs": 40, "epochs": override or epochs, "epochs_override": override, "epochs_run": override or epochs,
                 "pretrained": "none: trained from scratch", "device": "cpu", "config": {"model": {"name": "resnet50"}}}
-    metrics = {"test": {"accuracy": accuracy, "f1_weighted": accuracy, "f1_macro": accuracy, "n": 10,
+    metrics = {"test": {"accuracy": accuracy, "f1_weighted": accuracy, "f1_macro": accuracy, "n": 7178,
                         "per_class": {"Disgust": {"precision": 0.5, "recall": recall_disgust, "f1": 0.5, "support": 3}}}}
     (run / "manifest.json").write_text(json.dumps(manifest))
     (run / "metrics.json").write_text(json.dumps(metrics))
@@ -190,3 +190,16 @@ def test_cross_validation_counts_only_with_every_fold_averaged_per_seed():
     (results_dir() / "runs" / "p3_resnet50_weighted" / "f9" / "manifest.json").unlink()
     row = verdicts.judge_run_claim({**claim, "value": 90.5}, verdicts.real_runs())
     assert row["verdict"] == "inconclusive" and "9 of 10 folds" in row["why"]
+
+
+def test_tolerance_widens_to_the_95_interval_of_seeds_and_test_sampling():
+    import numpy as np
+
+    claim = {**CLAIM}
+    tol, rule = verdicts.uncertainty_tolerance(claim, np.array([54.0, 56.0]), 7178)
+    # 1.96 * sqrt(0.0002 / 2 + 0.55 * 0.45 / 7178) * 100
+    assert tol == pytest.approx(2.2731, abs=1e-3) and "wider than the fixed ±2" in rule
+    tol, rule = verdicts.uncertainty_tolerance(claim, np.array([55.0, 55.2, 54.9]), 7178)
+    assert tol == 2.0 and rule.startswith("±2 points (fixed")
+    tol, _ = verdicts.uncertainty_tolerance(claim, np.array([55.0]), 300)  # one seed: test sampling only
+    assert tol == pytest.approx(100 * 1.96 * (0.55 * 0.45 / 300) ** 0.5, rel=1e-6)
