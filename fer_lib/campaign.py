@@ -20,7 +20,7 @@ import pandas as pd
 
 from fer_lib.config import list_configs, load_config, split_spec
 from fer_lib.records import list_runs
-from fer_lib.verdicts import load_claims
+from fer_lib.claims import load_claims
 
 ASSUMED_TFLOPS = 200.0  # sustained bf16 training throughput assumed on one H200 (~25 % of its 790 peak)
 SCRATCH_VS_PRETRAINED = 0.25  # weight of an ImageNet-pretrained claim that a from-scratch run can only bound

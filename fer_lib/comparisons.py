@@ -40,19 +40,21 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(min(1.0, 2.0 * stats.binom.cdf(min(b, c), n, 0.5)))
 
 
-def class_recall(metrics: dict, split: str, classes: list[str]) -> float:
-    """Mean recall (in %) over `classes` of one split's metrics."""
+def class_recall(metrics: dict, split: str, classes: list[str] | None) -> float:
+    """Mean recall (in %) over `classes` of one split's metrics; accuracy (in %) when classes is None."""
+    if not classes:
+        return 100.0 * float(metrics[split]["accuracy"])
     per_class = metrics[split]["per_class"]
     return 100.0 * float(np.mean([per_class[c]["recall"] for c in classes]))
 
 
-def discordant(run_a: Path, run_b: Path, split: str, classes: list[str]) -> tuple[int, int]:
-    """(b, c) over the test images of `classes`: right under A only, right under B only."""
+def discordant(run_a: Path, run_b: Path, split: str, classes: list[str] | None) -> tuple[int, int]:
+    """(b, c) over the test images of `classes` (all when None): right under A only, right under B only."""
     pa = pd.read_csv(Path(run_a) / f"predictions_{split}.csv").set_index("index")
     pb = pd.read_csv(Path(run_b) / f"predictions_{split}.csv").set_index("index")
     if not pa.index.equals(pb.index):
         raise ValueError(f"{run_a} and {run_b} were evaluated on different {split} images: not paired")
-    keep = pa["label_name"].isin(classes)
+    keep = pa["label_name"].isin(classes) if classes else pd.Series(True, index=pa.index)
     right_a = (pa["label"] == pa["pred"])[keep]
     right_b = (pb["label"] == pb["pred"])[keep]
     return int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
@@ -61,7 +63,7 @@ def discordant(run_a: Path, run_b: Path, split: str, classes: list[str]) -> tupl
 def judge_difference(claim: dict, runs: list[dict]) -> dict:
     """Verdict row for a `difference` claim: experiments [claimed better, claimed worse], classes, split."""
     better, worse = claim["experiments"]
-    split, classes = claim.get("split", "test"), list(claim["classes"])
+    split, classes = claim.get("split", "test"), list(claim.get("classes") or []) or None
 
     def by_seed(experiment: str) -> dict:
         mine = [r for r in runs if r["manifest"]["experiment"] == experiment
@@ -85,7 +87,8 @@ def judge_difference(claim: dict, runs: list[dict]) -> dict:
                if len(seeds) > 1 and np.ptp(diffs) > 0 else float("nan"))
     lo, hi = ci95(diffs)
     mean = float(diffs.mean())
-    detail = (f"{better} − {worse}, mean recall of {'/'.join(classes)}: per seed "
+    measure = f"mean recall of {'/'.join(classes)}" if classes else "accuracy"
+    detail = (f"{better} − {worse}, {measure}: per seed "
               + ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))
               + f"; paired t over seeds p={p_seeds:.3g}; McNemar per seed p="
               + ", ".join(f"{p:.3g}" for p in p_images) + " (b/c " + ", ".join(f"{x}/{y}" for x, y in pairs) + ")")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fer_lib import outputs
+from fer_lib.claims import load_claims
 from fer_lib.config import split_spec
 from fer_lib.records import list_runs, load_run
 
@@ -196,8 +197,6 @@ def headline(experiment: str, split: str = "test") -> dict | None:
 
 def paper_values(experiment: str, split: str = "test") -> dict:
     """What claims.yaml says the paper reports for an experiment: {dataset, table, accuracy, f1_weighted}."""
-    from fer_lib.verdicts import load_claims
-
     out: dict = {}
     for claim in load_claims()["claims"]:
         if claim.get("experiment") != experiment or claim.get("split", "test") != split:
@@ -299,8 +298,6 @@ def variant_params(variants: dict[str, dict], model: str = "swin_spst_ema", num_
 
 def paper_class_values(experiment: str, kind: str, split: str = "test") -> dict[str, float]:
     """Per-class values claims.yaml holds for an experiment ({class: value}; kind recall or class_error)."""
-    from fer_lib.verdicts import load_claims
-
     return {c["class"]: float(c["value"]) for c in load_claims()["claims"]
             if c.get("experiment") == experiment and c["kind"] == kind and c.get("split", "test") == split}
 

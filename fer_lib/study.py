@@ -13,7 +13,7 @@ import pandas as pd
 
 from fer_lib import outputs
 from fer_lib.records import list_runs, load_run
-from fer_lib.verdicts import load_claims
+from fer_lib.claims import load_claims
 
 
 def train_experiments(experiments: list[str], profile: str = "smoke", data_dir=None, seeds: list[int] | None = None,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fer_lib.claims import load_claims
 from fer_lib.comparisons import mcnemar_exact
 
 ALPHA, POWER = 0.05, 0.80
@@ -57,8 +58,6 @@ def mde_unpaired(accuracy_pct: float, n: int, alpha: float = ALPHA, power: float
 
 
 def _claims() -> tuple[dict, dict, list]:
-    from fer_lib.verdicts import load_claims
-
     data = load_claims()
     return {c["id"]: c for c in data["claims"]}, data["test_sets"], data["comparisons"]
 

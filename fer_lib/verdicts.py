@@ -27,21 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
 from fer_lib.comparisons import ci95, judge_difference
 from fer_lib.records import one_run_per_seed, stored_config
+from fer_lib.testset_checks import difference_checks
 
 
-CLAIMS_PATH = Path(__file__).resolve().parent / "claims" / "claims.yaml"
 RUN_KINDS = ("accuracy", "f1_weighted", "f1_macro", "recall", "class_error")
-
-
-@lru_cache(maxsize=None)
-def load_claims(path: str = str(CLAIMS_PATH)) -> dict:
-    """The claims file as a dict: defaults, claims, inconsistencies, paper_tables."""
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 def _tolerance(claim: dict) -> float:
@@ -200,7 +193,7 @@ RELATIVE_KINDS = ("gflops", "gflops_saving", "fps_ratio", "param_ratio", "epoch_
 def applied_tolerance(claim: dict) -> tuple[float, str]:
     """(absolute tolerance applied, its rule): relative kinds take a fraction of the paper's value."""
     if claim["kind"] == "difference":
-        return float("nan"), "direction: paired t over seeds p < 0.05 (McNemar per seed shown)"
+        return float("nan"), "direction: paired t over seeds, one-sided p < 0.05 (McNemar per seed shown)"
     tol, paper = _tolerance(claim), float(claim["value"])
     if claim["kind"] in RELATIVE_KINDS:
         return tol * abs(paper), f"{100 * tol:g}% of the paper's value"
@@ -224,26 +217,43 @@ def _judge_measured(claim: dict, measure_model) -> dict:
             "device": measured_on or ""}
 
 
+def ordering_claims() -> list[dict]:
+    """A `difference` claim for every ordering a paper asserts (claims.yaml `comparisons`): the claimed better
+    experiment's accuracy over the claimed worse one's, on our runs trained under the same recipe."""
+    claims = {c["id"]: c for c in load_claims()["claims"]}
+    out = []
+    for better_id, worse_id in load_claims()["comparisons"]:
+        better, worse = claims[better_id], claims[worse_id]
+        out.append({"id": f"{better_id} > {worse_id}", "paper": better["paper"], "table": better["table"],
+                    "kind": "difference", "dataset": better["dataset"], "split": better.get("split", "test"),
+                    "experiments": [better["experiment"], worse["experiment"]],
+                    "value": round(float(better["value"]) - float(worse["value"]), 4)})
+    return out
+
+
 def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -> pd.DataFrame:
     """Every claim with ours beside it. `measure_model(claim) -> (value, note)` measures size/speed claims."""
     runs = real_runs() if runs is None else runs
+    resolvable = {f"{r.better} > {r.worse}": r.resolvable for r in difference_checks().itertuples()}
     rows = []
-    for claim in load_claims()["claims"]:
+    for claim in [*load_claims()["claims"], *ordering_claims()]:
         tol, rule = applied_tolerance(claim)
         base = {"id": claim["id"], "paper": claim["paper"], "table": claim["table"],
-                "claim_class": "accuracy" if claim["kind"] in (*RUN_KINDS, "difference") else "architecture",
+                "claim_class": ("difference" if claim["kind"] == "difference" else
+                                "accuracy" if claim["kind"] in RUN_KINDS else "architecture"),
                 "dataset": claim.get("dataset", ""), "metric": claim["kind"] + (f" ({claim['class']})" if "class" in claim else ""),
                 "paper_value": claim.get("value"), "tolerance": tol, "tolerance_rule": rule}
         if claim["kind"] in RUN_KINDS:
             base.update(judge_run_claim(claim, runs, data_dir))
         elif claim["kind"] == "difference":
-            base.update(judge_difference(claim, runs))
+            base.update(judge_difference(claim, runs), resolvable=resolvable.get(claim["id"], "no number published"))
         else:
             base.update(_judge_measured(claim, measure_model))
         rows.append(base)
     columns = ["id", "paper", "claim_class", "table", "dataset", "metric", "paper_value", "ours", "ours_std",
                "ours_ci95", "n",
-               "gap", "tolerance", "tolerance_rule", "verdict", "why", "seeds", "weights", "epochs", "device", "runs"]
+               "gap", "tolerance", "tolerance_rule", "verdict", "why", "resolvable", "seeds", "weights", "epochs",
+               "device", "runs"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 

@@ -53,3 +53,22 @@ def test_difference_claim_paired_over_seeds_and_images(tmp_path):
     assert flipped["verdict"] == "not reproduced"
     assert judge_difference(CLAIM, runs[:2])["verdict"] == "inconclusive"  # one seed: no test over seeds
     assert judge_difference(CLAIM, [])["verdict"] == "not run"
+
+
+def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_path):
+    from fer_lib import verdicts
+
+    runs = []
+    for seed in range(3):
+        a = _run(tmp_path, "p3_resnet50_weighted", seed, [True, True, True], 0.6, 0.5)
+        b = _run(tmp_path, "p3_resnet50_resampled", seed, [False, True, False], 0.4, 0.5)
+        a["metrics"]["test"]["accuracy"], b["metrics"]["test"]["accuracy"] = 0.60 + 0.01 * seed, 0.55
+        runs += [a, b]
+    row = judge_difference({**CLAIM, "classes": None}, runs)
+    assert row["ours"] == pytest.approx(100 * (0.61 - 0.55)) and "accuracy" in row["why"]
+    assert row["verdict"] == "reproduced"
+    orderings = verdicts.ordering_claims()
+    assert len(orderings) == len(verdicts.load_claims()["comparisons"])
+    table = verdicts.claims_table(verdicts.ModelMeasurer(measure_speed=False), runs=[]).set_index("id")
+    assert table.loc["P1-acc-affectnet > P1-acc-swint-affectnet", "resolvable"] == "no"
+    assert table.loc["P2-acc-C5-aug > P2-acc-C5", "claim_class"] == "difference"
