@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import mistune
 import pandas as pd
 
 from fer_lib.outputs import atomic_write_text, local_only_figures, shows_dataset_images
@@ -29,7 +30,8 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;font-size:13px}.missing{color:#a33}
-nav a{margin-right:1em}.scroll{overflow-x:auto}
+nav a{margin-right:1em}.scroll{overflow-x:auto}td{max-width:26em;white-space:normal;overflow-wrap:anywhere}
+.note{background:#fafafa;border-left:3px solid #ccc;padding:.2em 1em;font-size:14px}
 .banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:600}"""
 
 
@@ -63,6 +65,15 @@ def _newest_run(root: Path) -> str:
         except (OSError, ValueError):
             continue
     return max((s for s in stamps if s), default="never: no run recorded yet")
+
+
+def _number(value: float) -> str:
+    """A table number as a reader wants it: 23,185,251 not 23185251.000; 40.93 not 40.930621."""
+    if value != value:
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) >= 1 else f"{value:.4g}"
 
 
 def _title(stem: str) -> str:
@@ -101,7 +112,7 @@ def build_report(root: Path | None = None) -> Path:
             notes, tables, figures, runs = _section_items(section_dir)
             for note in notes:
                 text = note.read_text()
-                body.append(f"<pre>{html.escape(text)}</pre>")
+                body.append(f'<div class="note">{mistune.html(html.escape(text, quote=False))}</div>')
                 md.append(f"\n{text}\n")
             for table in tables:
                 try:
@@ -110,7 +121,8 @@ def build_report(root: Path | None = None) -> Path:
                     df = pd.DataFrame({"": ["(none yet)"]})
                 rel = table.relative_to(root)
                 body.append(f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>')
-                body.append('<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True) + "</div>")
+                body.append('<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True,
+                                                                float_format=_number) + "</div>")
                 md.append(f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
             local_only = set(local_only_figures(section_dir))
             if not scratch:  # named from the committed list, so every clone's report is the same
