@@ -30,7 +30,10 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;font-size:13px}.missing{color:#a33}
-nav a{margin-right:1em}.scroll{overflow-x:auto}td{max-width:26em;white-space:normal;overflow-wrap:anywhere}
+nav a{margin-right:1em}.scroll{overflow-x:auto}td{max-width:30em;white-space:normal;overflow-wrap:break-word}
+.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;white-space:nowrap;color:#fff}
+.v-reproduced,.v-exceeded{background:#2e7d32}.v-not-reproduced{background:#c62828}.v-inconclusive{background:#ef8f00}
+table.dash td,table.dash th{text-align:left;vertical-align:top}.v-not-run{background:#9e9e9e}.v-consistent-by-construction{background:#1565c0}.cond{color:#666;font-size:12px}
 .note{background:#fafafa;border-left:3px solid #ccc;padding:.2em 1em;font-size:14px}
 .banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:600}"""
 
@@ -65,6 +68,34 @@ def _newest_run(root: Path) -> str:
         except (OSError, ValueError):
             continue
     return max((s for s in stamps if s), default="never: no run recorded yet")
+
+
+def _cell(value) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else html.escape(str(value))
+
+
+def verdict_dashboard(table: pd.DataFrame) -> str:
+    """The verdict table as a reader scans it: claim, paper beside ours (mean ± std, n), a coloured verdict
+    badge, and the conditions it was judged under; every other column stays in the CSV."""
+    rows = []
+    for r in table.itertuples(index=False):
+        ours = "" if r.ours != r.ours else _number(float(r.ours))
+        if ours and r.ours_std == r.ours_std:
+            ours += f" ± {_number(float(r.ours_std))}"
+        if ours:
+            ours += f" (n={int(r.n)})"
+        conditions = "; ".join(f"{k} {_cell(v)}" for k, v in (("weights", r.weights), ("epochs", r.epochs),
+                                                                 ("seeds", r.seeds), ("device", r.device))
+                               if _cell(v))
+        badge = f'<span class="badge v-{str(r.verdict).replace(" ", "-")}">{_cell(r.verdict)}</span>'
+        paper = "" if r.paper_value != r.paper_value else _number(float(r.paper_value))
+        rows.append(f"<tr><td>{_cell(r.id)}<div class='cond'>{_cell(r.paper)} · {_cell(r.table)} · "
+                    f"{_cell(r.metric)} · {_cell(r.dataset)}</div></td><td>{paper}</td><td>{ours}</td>"
+                    f"<td>{'±' + _number(float(r.tolerance)) if r.tolerance == r.tolerance else ''}"
+                    f"<div class='cond'>{_cell(r.tolerance_rule)}</div></td><td>{badge}</td>"
+                    f"<td>{_cell(r.why)}<div class='cond'>{conditions}</div></td></tr>")
+    head = "<tr class='dash'><th>claim</th><th>paper</th><th>ours</th><th>tolerance</th><th>verdict</th><th>why · conditions</th></tr>"
+    return f"<div class='scroll'><table class='dash'>{head}{''.join(rows)}</table></div>"
 
 
 def _number(value: float) -> str:
@@ -115,6 +146,12 @@ def build_report(root: Path | None = None) -> Path:
                 body.append(f'<div class="note">{mistune.html(html.escape(text, quote=False))}</div>')
                 md.append(f"\n{text}\n")
             for table in tables:
+                if table.name == "verdicts.csv":
+                    body.append(f'<h4>Verdicts <a class="meta" href="{table.relative_to(root)}">csv (every column)</a></h4>')
+                    body.append(verdict_dashboard(pd.read_csv(table, dtype={"seeds": str})))
+                    md.append(f"\n**Verdicts** ([csv]({table.relative_to(root)}))\n\n"
+                              f"{pd.read_csv(table).to_markdown(index=False)}\n")
+                    continue
                 try:
                     df = pd.read_csv(table)
                 except pd.errors.EmptyDataError:  # a table with no rows and no columns (nothing to list yet)

@@ -94,8 +94,9 @@ def _dataset_available(name: str, data_dir) -> tuple[bool, str]:
 
 
 def _reason_line(err: BaseException) -> str:
-    """A loader's message on one line (it may list what it looked for on several)."""
-    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    """A loader's message on one line, up to the list of paths it looked for (the notebook shows those)."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text.split(" Looked for:")[0].rstrip(" .;:")
 
 
 def _conditions(chosen: list[dict]) -> dict:
