@@ -74,6 +74,10 @@ def _cell(value) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else html.escape(str(value))
 
 
+DASHBOARD_COLUMNS = {"id", "paper", "table", "metric", "dataset", "paper_value", "ours", "ours_std", "n", "tolerance",
+                     "tolerance_rule", "verdict", "why", "weights", "epochs", "seeds", "device"}
+
+
 def verdict_dashboard(table: pd.DataFrame) -> str:
     """The verdict table as a reader scans it: claim, paper beside ours (mean ± std, n), a coloured verdict
     badge, and the conditions it was judged under; every other column stays in the CSV."""
@@ -146,7 +150,7 @@ def build_report(root: Path | None = None) -> Path:
                 body.append(f'<div class="note">{mistune.html(html.escape(text, quote=False))}</div>')
                 md.append(f"\n{text}\n")
             for table in tables:
-                if table.name == "verdicts.csv":
+                if table.name == "verdicts.csv" and DASHBOARD_COLUMNS <= set(pd.read_csv(table, nrows=0).columns):
                     body.append(f'<h4>Verdicts <a class="meta" href="{table.relative_to(root)}">csv (every column)</a></h4>')
                     body.append(verdict_dashboard(pd.read_csv(table, dtype={"seeds": str})))
                     md.append(f"\n**Verdicts** ([csv]({table.relative_to(root)}))\n\n"

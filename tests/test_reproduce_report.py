@@ -70,3 +70,15 @@ def test_report_shows_tables_figures_and_manifests(tmp_path):
     assert "Ran on synthetic data." in page
     assert "Not generated yet" in page  # sections without outputs say so
     assert (outputs.results_dir() / "index.md").read_text().count("verdicts.csv") == 1
+
+
+def test_verdicts_render_as_a_dashboard_with_badges():
+    from fer_lib import verdicts
+    from fer_lib.outputs import save_table
+    from fer_lib.report import build_report
+
+    table = verdicts.claims_table(verdicts.ModelMeasurer(measure_speed=False), runs=[])
+    save_table(table.drop(columns=["runs"]), "12_comparison", "verdicts")
+    html = build_report().read_text()
+    assert 'class="badge v-consistent-by-construction"' in html and 'class="badge v-not-run"' in html
+    assert "23,185,251" in html and "3400000.000" not in html
