@@ -213,7 +213,7 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
     from pathlib import Path
 
     from fer_lib.data import load_dataset, split_indices
-    from fer_lib.records import RunRecorder, load_run, load_trained_model
+    from fer_lib.records import RunRecorder, load_run, load_trained_model, recorded_data_dir
     from fer_lib.train import limit_indices, make_runtime, make_split, resolve_device
 
     run = load_run(run_dir)
@@ -221,7 +221,7 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
     dev = resolve_device(device)
     trained = load_trained_model(run_dir, which=which, device=str(dev))
     if dataset is None:
-        dataset = load_dataset(cfg["data"]["dataset"], data_dir or run.manifest.get("data_dir"),
+        dataset = load_dataset(cfg["data"]["dataset"], data_dir or recorded_data_dir(run.manifest),
                                **(cfg["data"]["options"] or {}))
         expected = run.manifest.get("dataset", {}).get("sha256")
         if expected and dataset.sha256 != expected:

@@ -21,7 +21,7 @@ import pandas as pd
 from fer_lib import outputs
 from fer_lib.claims import load_claims
 from fer_lib.config import split_spec
-from fer_lib.records import list_runs, load_run
+from fer_lib.records import list_runs, load_run, recorded_data_dir
 
 SYNTHETIC = "embedded synthetic data, not the paper's"
 
@@ -369,7 +369,7 @@ def run_dataset(run_dir: str | Path, data_dir=None, capped: bool = True):
 
     run = load_run(run_dir)
     cfg, seed = run.config, int(run.manifest["seed"])
-    dataset = load_dataset(cfg["data"]["dataset"], data_dir or run.manifest.get("data_dir"),
+    dataset = load_dataset(cfg["data"]["dataset"], data_dir or recorded_data_dir(run.manifest),
                            **(cfg["data"]["options"] or {}))
     expected = run.manifest.get("dataset", {}).get("sha256")
     if expected and dataset.sha256 != expected:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fer_lib.config import run_fold, upgrade_stored_config
-from fer_lib.outputs import atomic_write_text
+from fer_lib.outputs import atomic_write_text, portable
 from fer_lib.paths import PROJECT_ROOT, results_dir, runs_dir_for
 from fer_lib.runlock import writer_alive
 
@@ -242,6 +242,13 @@ def effective_status(run_dir: Path, manifest: dict) -> str:
     if status == "running" and not writer_alive(run_dir):
         return "interrupted"
     return status
+
+
+def recorded_data_dir(manifest: dict) -> str | None:
+    """The data directory a run recorded, when it is a usable path here (records written since schema 2 keep
+    it portable, `<data dir>`, which means: the default resolution, $FER_DATA_DIR then ./data)."""
+    value = manifest.get("data_dir")
+    return None if not value or str(value).startswith("<") else str(value)
 
 
 def stored_config(manifest: dict) -> dict:

@@ -31,12 +31,13 @@ import torch
 import torch.nn as nn
 
 from fer_lib.devices import autocast_dtype, precision_name, resolve_device, synchronize
+from fer_lib.outputs import portable
 from fer_lib.paths import scratch_mode
 
 from fer_lib.augment import Augment, normalize, resize, to_float, to_nchw, to_rgb
 from fer_lib.config import split_spec
 from fer_lib.records import (SCHEMA_VERSION, RunRecorder, device_name, git_info, library_versions, load_checkpoint,
-                             new_run_dir, save_torch, stored_config, utc_now)
+                             new_run_dir, recorded_data_dir, save_torch, stored_config, utc_now)
 from fer_lib.runlock import RunLock, clean_temp_files
 
 TRAIN_SPLITS = ("train", "val")
@@ -520,7 +521,7 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
             recorder, ckpt = _open_resume(run_dir, config, epochs)
             manifest = recorder.manifest
             return _train(stored_config(manifest), recorder, seed=int(manifest["seed"]),
-                          total_epochs=int(manifest["epochs"]), data_dir=data_dir or manifest.get("data_dir"),
+                          total_epochs=int(manifest["epochs"]), data_dir=data_dir or recorded_data_dir(manifest),
                           device=device, resume_ckpt=ckpt, on_epoch_end=on_epoch_end)
     if config is None:
         raise ValueError("run_experiment needs a config (fer_lib.config.load_config) or resume=RUN_DIR")
@@ -554,10 +555,10 @@ def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits:
     recorder.update(
         schema_version=SCHEMA_VERSION, experiment=cfg["experiment"], run_id=recorder.dir.name, paper=cfg["paper"],
         profile=cfg.get("profile"), description=cfg.get("description", ""), config=cfg, git=git_info(),
-        dataset={"name": ds.name, "sha256": ds.sha256, "source": ds.source, "real": ds.name != "synthetic",
+        dataset={"name": ds.name, "sha256": ds.sha256, "source": portable(ds.source), "real": ds.name != "synthetic",
                  "n": int(len(ds)), "class_names": list(ds.class_names),
                  "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
-        data_dir=str(data_dir) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
+        data_dir=portable(str(data_dir)) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
         seed=seed, device=device_name(rt.device), device_type=rt.device.type,
         precision=precision_name(rt.amp_dtype), precision_setting=cfg["train"]["precision"],
         channels_last=rt.channels_last, compiled=compiled, versions=library_versions(),
