@@ -16,6 +16,10 @@ from fer_lib.paths import PROJECT_ROOT, data_dir, results_dir
 DATASET_IMAGE_FIGURES = ("samples_*.png", "*misclassified*.png", "gradcam*.png", "near_duplicates*.png")
 
 
+# Executed notebooks that embed dataset images: git-ignored as well (see .gitignore).
+LOCAL_ONLY_NOTEBOOKS = frozenset({"01_data_exploration", "08_analysis"})
+
+
 def shows_dataset_images(path: Path) -> bool:
     """Whether a figure shows dataset images (local-only); the synthetic sample grid does not."""
     path = Path(path)

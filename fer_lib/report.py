@@ -10,7 +10,7 @@ from pathlib import Path
 import mistune
 import pandas as pd
 
-from fer_lib.outputs import atomic_write_text, local_only_figures, shows_dataset_images
+from fer_lib.outputs import LOCAL_ONLY_NOTEBOOKS, atomic_write_text, local_only_figures, shows_dataset_images
 from fer_lib.paths import results_dir, scratch_dir, scratch_mode
 from fer_lib.runlock import clean_temp_files
 
@@ -137,7 +137,11 @@ def build_report(root: Path | None = None) -> Path:
         for section in sections:
             section_dir = root / section
             notebook = root / "notebooks" / f"{section}.ipynb"
-            nb_link = f' <a class="meta" href="notebooks/{section}.ipynb">(executed notebook)</a>' if notebook.exists() else ""
+            if section in LOCAL_ONLY_NOTEBOOKS and not scratch:  # git-ignored: the same text in every clone
+                nb_link = ' <span class="meta">(executed notebook kept local: it shows dataset images)</span>'
+            else:
+                nb_link = (f' <a class="meta" href="notebooks/{section}.ipynb">(executed notebook)</a>'
+                           if notebook.exists() else "")
             body.append(f"<h3>{html.escape(section)}{nb_link}</h3>")
             md.append(f"\n### {section}\n")
             if not section_dir.is_dir():

@@ -107,9 +107,13 @@ def test_a_clone_without_the_local_only_figures_builds_the_same_report():
     fig, _ = plt.subplots()
     path = save_figure(fig, "08_analysis", "gradcam_p2")
     plt.close(fig)
+    notebook = results_dir() / "notebooks" / "08_analysis.ipynb"
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    notebook.write_text("{}")
     here = build_report().read_text()
     path.unlink()  # what a clone lacks: the figure is git-ignored, its name is in local_only.json
-    assert build_report().read_text() == here and "Gradcam p2" in here
+    notebook.unlink()  # and the executed notebook that embeds dataset images
+    assert build_report().read_text() == here and "Gradcam p2" in here and "kept local" in here
 
 
 def test_real_smoke_profile_is_the_full_recipe_on_a_small_real_subset():
