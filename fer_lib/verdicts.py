@@ -14,7 +14,7 @@ Verdicts:
     consistent by construction the figure matches because we fitted an unstated choice to it (claim `construction`)
 
 A run counts once: the latest complete run per (experiment, dataset, seed); n is the number of distinct
-seeds. Tolerances are shown as the absolute value applied, with the rule that gave it: for accuracy-type
+seeds, and a verdict needs every seed the experiment's recipe lists (else inconclusive, "k of n seeds"). Tolerances are shown as the absolute value applied, with the rule that gave it: for accuracy-type
 claims the larger of the fixed tolerance and the 95 % interval of our mean from seed spread and test-set
 sampling (uncertainty_tolerance), stated here before the first full P3 verdict.
 """
@@ -30,6 +30,7 @@ import pandas as pd
 
 from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
 from fer_lib.comparisons import ci95, judge_difference
+from fer_lib.config import load_config
 from fer_lib.records import one_run_per_seed, stored_config
 from fer_lib.testset_checks import difference_checks
 
@@ -133,6 +134,11 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
     if not full:
         allowed, recipe = max(run_budget(r["manifest"]) for r in chosen)
         return {**row, "verdict": "inconclusive", "why": f"reduced budget: {allowed} of {recipe} epochs"}
+    expected = _expected_seeds(claim["experiment"])
+    if expected and not expected <= set(per_seed):
+        return {**row, "verdict": "inconclusive",
+                "why": f"{len(set(per_seed) & expected)} of the recipe's {len(expected)} seeds complete "
+                       f"(seeds {','.join(map(str, sorted(expected)))})"}
     if kfold:
         folds = {seed: sum(1 for r in chosen if r["manifest"]["seed"] == seed) for seed in per_seed}
         if min(folds.values()) < kfold:
@@ -168,6 +174,14 @@ def uncertainty_tolerance(claim: dict, values: np.ndarray, n_test: int | None) -
         return half, (f"95% interval of ours ({len(values)} seed(s), n={n_test}): ±{half:.2f} points, wider than "
                       f"the fixed ±{fixed:g}")
     return fixed, f"±{fixed:g} points (fixed; our 95% interval ±{half:.2f})"
+
+
+def _expected_seeds(experiment: str) -> set[int]:
+    """The seeds an experiment's full recipe runs (its config's `seeds`): a verdict needs all of them."""
+    try:
+        return {int(seed) for seed in load_config(experiment, "full")["seeds"]}
+    except (FileNotFoundError, ValueError):
+        return set()
 
 
 def _per_seed_values(chosen: list[dict], claim: dict) -> tuple[dict, int | None]:

@@ -28,6 +28,12 @@ def _write_run(name: str, seed: int, accuracy: float, real: bool = True, status:
     (run / "metrics.json").write_text(json.dumps(metrics))
 
 
+@pytest.fixture()
+def seeds_present(monkeypatch):
+    """For tests about other rules: the recipe asks for no particular seeds (see test_every_recipe_seed_...)."""
+    monkeypatch.setattr(verdicts, "_expected_seeds", lambda experiment: set())
+
+
 def test_verdict_boundaries():
     assert verdicts.verdict(55.0, 56.9, 2.0) == "reproduced"
     assert verdicts.verdict(55.0, 53.0, 2.0) == "reproduced"
@@ -35,7 +41,7 @@ def test_verdict_boundaries():
     assert verdicts.verdict(55.0, 57.5, 2.0) == "exceeded"
 
 
-def test_only_complete_real_runs_count_and_seeds_are_averaged():
+def test_only_complete_real_runs_count_and_seeds_are_averaged(seeds_present):
     _write_run("a", 0, 0.54)
     _write_run("b", 1, 0.56)
     _write_run("c", 2, 0.99, real=False)        # synthetic: never counts
@@ -55,7 +61,7 @@ def test_reduced_budget_is_inconclusive_not_a_verdict():
     assert row["ours"] == pytest.approx(30.0)
 
 
-def test_full_budget_runs_are_preferred_over_reduced_ones():
+def test_full_budget_runs_are_preferred_over_reduced_ones(seeds_present):
     _write_run("short", 0, 0.30, override=2)
     _write_run("full", 0, 0.40)
     row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
@@ -126,7 +132,7 @@ def test_reruns_of_one_seed_count_once_the_latest():
     assert row["epochs"] == "40/40" and row["weights"] == "from scratch"
 
 
-def test_from_scratch_below_an_imagenet_claim_is_inconclusive_not_refuted():
+def test_from_scratch_below_an_imagenet_claim_is_inconclusive_not_refuted(seeds_present):
     _write_run("a", 0, 0.30)
     claim = {**CLAIM, "paper": "P1"}  # P1 fine-tunes ImageNet weights (claims.yaml defaults)
     row = verdicts.judge_run_claim(claim, verdicts.real_runs())
@@ -172,7 +178,7 @@ def test_recipe_table_lists_every_real_run_with_validation_only():
     assert recipe_signature({**cfg, "train": {**cfg["train"], "precision": "bf16"}}) == recipe_signature(cfg)
 
 
-def test_cross_validation_counts_only_with_every_fold_averaged_per_seed():
+def test_cross_validation_counts_only_with_every_fold_averaged_per_seed(seeds_present):
     from fer_lib.config import load_config
 
     claim = {**CLAIM, "paper": "P2", "dataset": "jaffe", "experiment": "p3_resnet50_weighted"}
@@ -203,3 +209,12 @@ def test_tolerance_widens_to_the_95_interval_of_seeds_and_test_sampling():
     assert tol == 2.0 and rule.startswith("±2 points (fixed")
     tol, _ = verdicts.uncertainty_tolerance(claim, np.array([55.0]), 300)  # one seed: test sampling only
     assert tol == pytest.approx(100 * 1.96 * (0.55 * 0.45 / 300) ** 0.5, rel=1e-6)
+
+
+def test_every_recipe_seed_must_be_complete_before_a_verdict():
+    _write_run("a", 0, 0.55)
+    _write_run("b", 1, 0.55)
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())  # p3_resnet50_weighted runs seeds 0, 1, 2
+    assert row["verdict"] == "inconclusive" and "2 of the recipe's 3 seeds complete" in row["why"]
+    _write_run("c", 2, 0.55)
+    assert verdicts.judge_run_claim(CLAIM, verdicts.real_runs())["verdict"] == "reproduced"
