@@ -18,8 +18,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fer_lib.config import list_configs, load_config, split_spec
-from fer_lib.records import list_runs
+from fer_lib.complexity import count_flops
+from fer_lib.config import list_configs, load_config, run_fold, split_spec
+from fer_lib.data import load_dataset, split_indices
+from fer_lib.models import create_model
+from fer_lib.records import list_runs, load_run
 from fer_lib.claims import load_claims
 
 ASSUMED_TFLOPS = 200.0  # sustained bf16 training throughput assumed on one H200 (~25 % of its 790 peak)
@@ -76,8 +79,6 @@ def _claims_per_experiment() -> dict[str, float]:
 
 def train_images(experiment: str, data_dir=None, _cache: dict = {}) -> int | None:
     """Training images per epoch of an experiment's full profile (None when its dataset is not here)."""
-    from fer_lib.data import load_dataset, split_indices
-
     if experiment not in _cache:
         cfg = load_config(experiment, "full")
         try:
@@ -91,9 +92,6 @@ def train_images(experiment: str, data_dir=None, _cache: dict = {}) -> int | Non
 
 def model_train_flops(model: str, input_size: int, _cache: dict = {}) -> float:
     """About 3 x the forward FLOPs of one image: the training cost of one image (forward + backward)."""
-    from fer_lib.complexity import count_flops
-    from fer_lib.models import create_model
-
     key = (model, input_size)
     if key not in _cache:
         _cache[key] = 3.0 * count_flops(create_model(model, num_classes=7), input_size)
@@ -112,9 +110,6 @@ def throughput(model: str, input_size: int, batch: int, measured: dict[tuple[str
 
 def complete_keys() -> set[tuple[str, int, int | None]]:
     """(experiment, seed, fold) of the complete full-budget real-data runs already in the record."""
-    from fer_lib.config import run_fold
-    from fer_lib.records import load_run
-
     table = list_runs()
     if table.empty:
         return set()

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from fer_lib import outputs
-from fer_lib.records import list_runs, load_run
 from fer_lib.claims import load_claims
+from fer_lib.data import audit
+from fer_lib.data.explore import try_load
+from fer_lib.records import list_runs, load_run
 
 
 def train_experiments(experiments: list[str], profile: str = "smoke", data_dir=None, seeds: list[int] | None = None,
@@ -228,9 +230,6 @@ def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
     """The newest real-data run of each experiment scored on its official test split and on the cleaned views
     of it (fer_lib.data.audit: without test images that have a (near-)duplicate in train, without
     conflicting-label duplicates, without non-exact pixels), from its recorded predictions."""
-    from fer_lib.data import audit
-    from fer_lib.data.explore import try_load
-
     runs = [r for e in experiments for r in latest_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
