@@ -23,7 +23,7 @@ from fer_lib.data.core import CANONICAL_CLASSES, FERDataset, require_canonical, 
 from fer_lib.data.images import is_image_file, read_images
 from fer_lib.data.prepared import Prepared, load_with_cache, read_prepared
 from fer_lib.data.registry import DatasetSpec, missing_dataset_error, register_dataset
-from fer_lib.data.textfiles import csv_rows, is_ascii_int
+from fer_lib.data.textfiles import csv_rows, data_rows, is_ascii_int
 
 FER2013_CLASSES: tuple[str, ...] = CANONICAL_CLASSES[:7]   # FER2013's own label order 0..6
 USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
@@ -77,12 +77,7 @@ def parse_fer2013_csv(path: Path) -> Prepared:
         raise ValueError(f"{path}, line 1: header {header} lacks column(s) {missing}; expected the original "
                          f"Kaggle fer2013.csv with header 'emotion,pixels,Usage'")
     i_emo, i_pix, i_use = header.index("emotion"), header.index("pixels"), header.index("Usage")
-    for line, row in rows:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
-                             f"{len(header)} ({','.join(header)}); the file is corrupt or truncated: {fix}")
+    for line, row in data_rows(path, rows, header, fix):
         emotion = row[i_emo].strip()
         if not is_ascii_int(emotion) or int(emotion) >= len(FER2013_CLASSES):
             raise ValueError(f"{path}, line {line}: unknown label {emotion!r} in column 'emotion'; FER2013 labels "

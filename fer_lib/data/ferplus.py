@@ -25,7 +25,7 @@ import numpy as np
 from fer_lib.data.core import FERDataset, to_canonical
 from fer_lib.data.fer2013 import USAGES, load_fer2013
 from fer_lib.data.prepared import CorruptArchiveError, combined_sha256, ensure_cache, file_sha256, open_npz
-from fer_lib.data.textfiles import csv_rows, is_ascii_int
+from fer_lib.data.textfiles import csv_rows, data_rows, is_ascii_int
 from fer_lib.data.registry import DatasetSpec, missing_dataset_error, register_dataset
 
 VOTE_NAMES: tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
@@ -64,12 +64,7 @@ def parse_fer2013new_csv(path: Path) -> dict[str, np.ndarray]:
     expected = ["Usage", "Image name", *VOTE_NAMES]
     if header != expected:
         raise ValueError(f"{path}, line 1: header {header} is not FERPlus's {expected}; get fer2013new.csv from {URL}")
-    for line, row in rows:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(expected):
-            raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
-                             f"{len(expected)}; {fix}")
+    for line, row in data_rows(path, rows, expected, fix):
         usage = row[0].strip()
         if usage not in USAGES:
             raise ValueError(f"{path}, line {line}: unknown Usage {usage!r}; expected one of {list(USAGES)}")

@@ -27,6 +27,19 @@ def csv_rows(path: Path, fix: str) -> Iterator[tuple[int, list[str]]]:
         raise ValueError(f"{path}, line {line}: unreadable CSV ({err}); {fix}") from None
 
 
+def data_rows(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[str],
+              fix: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows after a CSV's header, each with exactly the header's field count (else a ValueError
+    naming the file, the line and the fields expected)."""
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {line}: malformed row with {len(row)} field(s), expected "
+                             f"{len(header)} ({','.join(header)}); the file is corrupt or truncated: {fix}")
+        yield line, row
+
+
 def text_lines(path: Path, fix: str) -> Iterator[tuple[int, str]]:
     """(line number, text) for every line of a UTF-8 text file (BOM and CRLF accepted)."""
     try:
