@@ -227,10 +227,8 @@ def validate(cfg: dict, where: str = "config") -> None:
         raise ValueError(f"{where}: seeds must be a non-empty list of integers")
 
 
-# Keys whose default does not tell their type (None) or that take several types.
-_ANY_TYPE = frozenset({"data.fold", "model.pretrained", "augment.blur", "balance.copy_augment", "train.grad_clip",
-                       "train.channels_last", "balance.resample", "data.splits", "data.input_size",
-                       "early_stopping.patience", "train.early_stopping.patience", "balance.class_weights"})
+# Keys whose default's type is not the only one they take (every key whose default is None is free too).
+_ANY_TYPE = frozenset({"model.pretrained", "train.channels_last"})  # bool or a path / "auto"
 
 
 def _type_name(value: Any) -> str:
@@ -249,10 +247,8 @@ def _check_types(data: dict, schema: dict, where: str, prefix: str = "") -> None
                 example = ", ".join(f"{k}: ..." for k in default) or "..."
                 raise ValueError(f"{where}: {dotted} must be a mapping like {{{example}}}, got {value!r} "
                                  f"({_type_name(value)})")
-            if default and key not in ("augment", "copy_augment"):
+            if default:
                 _check_types(value, default, where, f"{dotted}.")
-            elif key == "augment":
-                _check_types(value, SCHEMA["augment"], where, f"{dotted}.")
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ValueError(f"{where}: {dotted} must be true or false, got {value!r} ({_type_name(value)})")
@@ -260,8 +256,7 @@ def _check_types(data: dict, schema: dict, where: str, prefix: str = "") -> None
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{where}: {dotted} must be a number, got {value!r} ({_type_name(value)}); write "
                                  f"numbers as e.g. 3e-4 or 0.0003")
-            if isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int) \
-                    and key in _INT_KEYS:
+            if key in _INT_KEYS and not isinstance(value, int):
                 raise ValueError(f"{where}: {dotted} must be an integer, got {value!r}")
         elif isinstance(default, list) and not isinstance(value, list):
             raise ValueError(f"{where}: {dotted} must be a list like {default!r}, got {value!r}")

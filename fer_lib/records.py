@@ -274,12 +274,14 @@ def load_run(path: str | Path) -> Run:
 def one_run_per_seed(runs: list[dict]) -> list[dict]:
     """The latest complete run of each seed, and of each fold of a k-fold protocol (runs as real_runs gives
     them: dicts with manifest, metrics, run_dir), in (seed, fold) order."""
+    def stamp(run: dict) -> str:
+        return run["manifest"].get("finished") or run["manifest"].get("started") or ""
+
     latest: dict = {}
     for run in runs:
         m = run["manifest"]
-        key = (m.get("seed"), run_fold(stored_config(m)) if "config" in m and "data" in m["config"] else None)
-        stamp = m.get("finished") or m.get("started") or ""
-        if key not in latest or stamp > (latest[key]["manifest"].get("finished") or ""):
+        key = (m.get("seed"), run_fold(stored_config(m)) if "data" in m.get("config", {}) else None)
+        if key not in latest or stamp(run) > stamp(latest[key]):
             latest[key] = run
     return [latest[k] for k in sorted(latest, key=lambda key: tuple((v is None, v) for v in key))]
 

@@ -83,16 +83,18 @@ class RunLock:
         self._thread: threading.Thread | None = None
         self._info: dict = {}
 
+    def _busy(self) -> RunBusyError:
+        return RunBusyError(f"run {self.dir} is being written by {describe_writer(read_lock_info(self.dir))}; "
+                            f"wait for it to finish or stop that process before resuming")
+
     def __enter__(self) -> "RunLock":
         info = read_lock_info(self.dir)
         if info and info.get("host") != socket.gethostname() and writer_alive(self.dir):
-            raise RunBusyError(f"run {self.dir} is being written by {describe_writer(info)}; wait for it to finish "
-                               f"or stop that process before resuming")
+            raise self._busy()
         try:
             self._lock.acquire()
         except Timeout:
-            raise RunBusyError(f"run {self.dir} is being written by {describe_writer(read_lock_info(self.dir))}; "
-                               f"wait for it to finish or stop that process before resuming") from None
+            raise self._busy() from None
         self._info = {"pid": os.getpid(), "host": socket.gethostname(),
                       "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "heartbeat": _now()}
         self._write()

@@ -477,16 +477,14 @@ def _check_same_code(run_dir: Path, manifest: dict) -> None:
             f"python -m fer_lib train {manifest.get('experiment')} --resume {Path(run_dir).resolve()}")
 
 
-def _open_resume(run_dir: Path, config: dict | None, epochs: int | None) -> tuple[RunRecorder, dict | None]:
-    """The recorder of a run to resume and its last.pt (None before the first epoch), after every check."""
-    recorder = RunRecorder(run_dir)
+def _check_resumable(run_dir: Path, config: dict | None, epochs: int | None) -> RunRecorder:
+    """The recorder of a run that may be resumed with these arguments by this code (ResumeConflict if not)."""
     check_resume_request(run_dir, experiment=None if config is None else config.get("experiment"), epochs=epochs)
-    manifest = recorder.manifest
-    if manifest.get("status") == "complete":
+    recorder = RunRecorder(run_dir)
+    if recorder.manifest.get("status") == "complete":
         raise ResumeConflict(f"cannot resume {run_dir}: the run is complete; start a new run instead")
-    _check_same_code(run_dir, manifest)
-    last = recorder.checkpoint_dir / "last.pt"
-    return recorder, (load_checkpoint(last) if last.exists() else None)
+    _check_same_code(run_dir, recorder.manifest)
+    return recorder
 
 
 def _restore(ckpt: dict, model, optimizer, scheduler, scaler, generator) -> FitState:
@@ -515,11 +513,13 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if resume is not None:
         run_dir = Path(resume)
-        _open_resume(run_dir, config, epochs)  # refuse before taking the lock or touching anything
+        _check_resumable(run_dir, config, epochs)  # refuse before taking the lock or touching anything
         with RunLock(run_dir):
             clean_temp_files(run_dir, min_age_s=0, skip_live=False)  # we hold the lock: no write under way
-            recorder, ckpt = _open_resume(run_dir, config, epochs)
+            recorder = _check_resumable(run_dir, config, epochs)  # the manifest as it is now that we hold it
             manifest = recorder.manifest
+            last = recorder.checkpoint_dir / "last.pt"
+            ckpt = load_checkpoint(last) if last.exists() else None  # none before the first epoch ended
             return _train(stored_config(manifest), recorder, seed=int(manifest["seed"]),
                           total_epochs=int(manifest["epochs"]), data_dir=data_dir or recorded_data_dir(manifest),
                           device=device, resume_ckpt=ckpt, on_epoch_end=on_epoch_end)
