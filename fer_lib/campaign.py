@@ -22,7 +22,7 @@ from fer_lib.complexity import count_flops
 from fer_lib.config import list_configs, load_config, run_fold, split_spec
 from fer_lib.data import load_dataset, split_indices
 from fer_lib.models import create_model
-from fer_lib.records import list_runs, load_run
+from fer_lib.records import at_full_budget, list_runs, load_run
 from fer_lib.claims import load_claims
 
 ASSUMED_TFLOPS = 200.0  # sustained bf16 training throughput assumed on one H200 (~25 % of its 790 peak)
@@ -118,7 +118,7 @@ def complete_keys() -> set[tuple[str, int, int | None]]:
     for path in done["path"]:
         run = load_run(path)
         m = run.manifest
-        if int(m.get("epochs_override") or m["epochs"]) >= int(m["recipe_epochs"]):
+        if at_full_budget(m):
             keys.add((m["experiment"], int(m["seed"]), run_fold(run.config)))
     return keys
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fer_lib.records import one_run_per_seed
+from fer_lib.records import at_full_budget, one_run_per_seed
 
 ALPHA = 0.05
 
@@ -68,9 +68,7 @@ def judge_difference(claim: dict, runs: list[dict]) -> dict:
     def by_seed(experiment: str) -> dict:
         mine = [r for r in runs if r["manifest"]["experiment"] == experiment
                 and r["manifest"]["dataset"]["name"] == claim["dataset"] and split in r["metrics"]]
-        full = [r for r in mine if int(r["manifest"].get("epochs_run") or 0) >= 1
-                and int(r["manifest"].get("epochs_override") or r["manifest"]["epochs"])
-                >= int(r["manifest"]["recipe_epochs"])]
+        full = [r for r in mine if at_full_budget(r["manifest"])]
         return {r["manifest"]["seed"]: r for r in one_run_per_seed(full)}
 
     a, b = by_seed(better), by_seed(worse)

@@ -271,6 +271,17 @@ def load_run(path: str | Path) -> Run:
     return Run(path=path, manifest=manifest, history=history, metrics=metrics)
 
 
+def run_budget(manifest: dict) -> tuple[int, int]:
+    """(epochs the run was allowed, epochs the experiment's recipe asks for)."""
+    return int(manifest.get("epochs_override") or manifest["epochs"]), int(manifest["recipe_epochs"])
+
+
+def at_full_budget(manifest: dict) -> bool:
+    """Whether a run was allowed the whole epoch budget of its experiment's recipe (only such runs count)."""
+    allowed, recipe = run_budget(manifest)
+    return allowed >= recipe
+
+
 def one_run_per_seed(runs: list[dict]) -> list[dict]:
     """The latest complete run of each seed, and of each fold of a k-fold protocol (runs as real_runs gives
     them: dicts with manifest, metrics, run_dir), in (seed, fold) order."""

@@ -154,12 +154,14 @@ def build_report(root: Path | None = None) -> Path:
                 body.append(f'<div class="note">{mistune.html(html.escape(text, quote=False))}</div>')
                 md.append(f"\n{text}\n")
             for table in tables:
-                if table.name == "verdicts.csv" and DASHBOARD_COLUMNS <= set(pd.read_csv(table, nrows=0).columns):
-                    body.append(f'<h4>Verdicts <a class="meta" href="{table.relative_to(root)}">csv (every column)</a></h4>')
-                    body.append(verdict_dashboard(pd.read_csv(table, dtype={"seeds": str})))
-                    md.append(f"\n**Verdicts** ([csv]({table.relative_to(root)}))\n\n"
-                              f"{pd.read_csv(table).to_markdown(index=False)}\n")
-                    continue
+                if table.name == "verdicts.csv":
+                    verdicts = pd.read_csv(table, dtype={"seeds": str})
+                    if DASHBOARD_COLUMNS <= set(verdicts.columns):
+                        body.append(f'<h4>Verdicts <a class="meta" href="{table.relative_to(root)}">csv (every '
+                                    f'column)</a></h4>' + verdict_dashboard(verdicts))
+                        md.append(f"\n**Verdicts** ([csv]({table.relative_to(root)}))\n\n"
+                                  f"{verdicts.to_markdown(index=False)}\n")
+                        continue
                 try:
                     df = pd.read_csv(table)
                 except pd.errors.EmptyDataError:  # a table with no rows and no columns (nothing to list yet)

@@ -31,7 +31,7 @@ import pandas as pd
 from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
 from fer_lib.comparisons import ci95, judge_difference
 from fer_lib.config import load_config
-from fer_lib.records import one_run_per_seed, stored_config
+from fer_lib.records import at_full_budget, one_run_per_seed, run_budget, stored_config
 from fer_lib.testset_checks import difference_checks
 
 
@@ -53,12 +53,6 @@ def real_runs(root: Path | None = None) -> list[dict]:
     runs = [load_run(path) for path in chosen["path"]]
     return [{"manifest": r.manifest, "metrics": r.metrics, "run_dir": r.path} for r in runs if r.metrics]
 
-
-def run_budget(manifest: dict) -> tuple[int, int]:
-    """(epochs the run was allowed, epochs the experiment's recipe asks for)."""
-    recipe_epochs = int(manifest["recipe_epochs"])
-    allowed = int(manifest.get("epochs_override") or manifest["epochs"])
-    return allowed, recipe_epochs
 
 
 def _metric(metrics: dict, claim: dict) -> float | None:
@@ -120,7 +114,7 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
         reason = (f"dataset unavailable here ({why})" if not available
                   else "no real-data run recorded yet (GPU budget: see README)")
         return {"verdict": "not run", "why": reason, "n": 0}
-    full = [r for r in mine if (lambda b: b[0] >= b[1])(run_budget(r["manifest"]))]
+    full = [r for r in mine if at_full_budget(r["manifest"])]
     chosen = one_run_per_seed(full or mine)  # prefer runs at the paper's budget
     per_seed, kfold = _per_seed_values(chosen, claim)
     numbers = np.array(list(per_seed.values()), dtype=float)

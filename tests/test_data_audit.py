@@ -89,3 +89,13 @@ def test_accuracy_on_cleaned_test_sets_from_recorded_predictions(tmp_path):
     # leaving out 31 (exact copy of a train image) and 33 (near copy) leaves 30 right, 32 wrong
     assert table["without train (near-)duplicates %"] == 50.0 and table["without train (near-)duplicates n"] == 2
     assert table["run"] == "exp/run1"
+
+
+def test_cross_dataset_pairs_reuse_the_audit_hashes():
+    ds = _planted()
+    other = FERDataset(name="other", images=ds.images[[2, 7]], labels=ds.labels[[2, 7]],
+                       split=np.array(["train", "train"]), class_names=CLASSES, sha256="0" * 64, source="t")
+    fresh = audit.cross_dataset_table([ds, other])
+    reused = audit.cross_dataset_table([ds, other], audits=[audit.audit_dataset(ds), audit.audit_dataset(other)])
+    pd.testing.assert_frame_equal(fresh, reused)
+    assert fresh.iloc[0]["images of A with a twin in B"] >= 2   # images 2 (and its copy 31) and 7

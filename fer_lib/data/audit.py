@@ -93,18 +93,21 @@ def audit_dataset(ds: FERDataset, threshold: int = NEAR_THRESHOLD) -> dict:
             "blank images": int(len(blank_images(ds.images))),
             "leaking test indices": sorted(near_leak | exact_leak),
             "conflicting indices": sorted(int(i) for g in conflicting for i in g),
-            "pairs at threshold": pairs[pairs[:, 2] == threshold][:, :2]}
+            "pairs at threshold": pairs[pairs[:, 2] == threshold][:, :2], "hashes": hashes}
 
 
 def audit_table(audits: list[dict]) -> pd.DataFrame:
     """The count columns of several audit_dataset results, one row per dataset."""
-    drop = ("leaking test indices", "conflicting indices", "pairs at threshold")
+    drop = ("leaking test indices", "conflicting indices", "pairs at threshold", "hashes")
     return pd.DataFrame([{k: v for k, v in a.items() if k not in drop} for a in audits])
 
 
-def cross_dataset_table(datasets: list[FERDataset], threshold: int = NEAR_THRESHOLD) -> pd.DataFrame:
-    """Near-duplicate pairs between every two datasets (grayscale phash, any size)."""
-    hashes = {ds.name: perceptual_hashes(ds.images) for ds in datasets}
+def cross_dataset_table(datasets: list[FERDataset], threshold: int = NEAR_THRESHOLD,
+                        audits: list[dict] | None = None) -> pd.DataFrame:
+    """Near-duplicate pairs between every two datasets (grayscale phash, any size); `audits` (audit_dataset's
+    results, in the same order) saves hashing the images again."""
+    hashes = {ds.name: (audits[i]["hashes"] if audits else perceptual_hashes(ds.images))
+              for i, ds in enumerate(datasets)}
     rows = []
     for a in range(len(datasets)):
         for b in range(a + 1, len(datasets)):
