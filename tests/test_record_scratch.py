@@ -136,3 +136,18 @@ def test_a_real_smoke_run_trains_on_real_images_into_scratch(real_data_dir):
     manifest = load_run(run).manifest
     assert run.is_relative_to(scratch_dir()) and manifest["dataset"]["real"] and manifest["profile"] == "real-smoke"
     assert manifest["split_sizes"]["train"] == 512 and not list(record_dir().rglob("manifest.json"))
+
+
+def test_what_the_report_treats_as_local_only_is_what_git_ignores():
+    """outputs' lists of figures and notebooks that show dataset images agree with .gitignore."""
+    import subprocess
+
+    from fer_lib.outputs import DATASET_IMAGE_FIGURES, LOCAL_ONLY_NOTEBOOKS
+
+    repo = Path(__file__).resolve().parent.parent
+    examples = [f"results/04_swin_se_resnet/{pattern.replace('*', 'x')}" for pattern in DATASET_IMAGE_FIGURES]
+    examples += [f"results/notebooks/{name}.ipynb" for name in LOCAL_ONLY_NOTEBOOKS]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *examples], cwd=repo, capture_output=True,
+                             text=True).stdout.split()
+    assert sorted(ignored) == sorted(examples)
+    assert shows_dataset_images(Path(examples[0])) and not shows_dataset_images(Path("x/curves.png"))
