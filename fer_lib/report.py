@@ -93,10 +93,15 @@ def verdict_dashboard(table: pd.DataFrame) -> str:
                                if _cell(v))
         badge = f'<span class="badge v-{str(r.verdict).replace(" ", "-")}">{_cell(r.verdict)}</span>'
         paper = "" if r.paper_value != r.paper_value else _number(float(r.paper_value))
+        cleaned = _cell(getattr(r, "verdict_cleaned", None))
+        if cleaned:
+            number = getattr(r, "ours_cleaned", float("nan"))
+            cleaned = (f"<div class='cond'>cleaned test set: {cleaned}"
+                       + (f" ({_number(float(number))})" if number == number else "") + "</div>")
         rows.append(f"<tr><td>{_cell(r.id)}<div class='cond'>{_cell(r.paper)} · {_cell(r.table)} · "
                     f"{_cell(r.metric)} · {_cell(r.dataset)}</div></td><td>{paper}</td><td>{ours}</td>"
                     f"<td>{'±' + _number(float(r.tolerance)) if r.tolerance == r.tolerance else ''}"
-                    f"<div class='cond'>{_cell(r.tolerance_rule)}</div></td><td>{badge}</td>"
+                    f"<div class='cond'>{_cell(r.tolerance_rule)}</div></td><td>{badge}{cleaned}</td>"
                     f"<td>{_cell(r.why)}<div class='cond'>{conditions}</div></td></tr>")
     head = "<tr class='dash'><th>claim</th><th>paper</th><th>ours</th><th>tolerance</th><th>verdict</th><th>why · conditions</th></tr>"
     return f"<div class='scroll'><table class='dash'>{head}{''.join(rows)}</table></div>"

@@ -17,6 +17,10 @@ A run counts once: the latest complete run per (experiment, dataset, seed); n is
 seeds, and a verdict needs every seed the experiment's recipe lists (else inconclusive, "k of n seeds"). Tolerances are shown as the absolute value applied, with the rule that gave it: for accuracy-type
 claims the larger of the fixed tolerance and the 95 % interval of our mean from seed spread and test-set
 sampling (uncertainty_tolerance), stated here before the first full P3 verdict.
+
+Every run-based claim is judged twice: on the official test set, and on its cleaned view (`verdict_cleaned`):
+the same runs' recorded predictions without the test images that have a train (near-)duplicate or a
+conflicting-label twin (fer_lib.data.audit), under the same rule on the images left.
 """
 
 from __future__ import annotations
@@ -31,11 +35,16 @@ import pandas as pd
 from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
 from fer_lib.comparisons import ci95, judge_difference
 from fer_lib.config import load_config
+from fer_lib.data import audit
+from fer_lib.data.explore import try_load
+from fer_lib.evaluate import compute_metrics
 from fer_lib.records import at_full_budget, one_run_per_seed, run_budget, stored_config
 from fer_lib.testset_checks import difference_checks
 
 
 RUN_KINDS = ("accuracy", "f1_weighted", "f1_macro", "recall", "class_error")
+CLEANED_VIEW = "cleaned (both)"   # fer_lib.data.audit.test_subsets: no train (near-)duplicate, no conflicting label
+JUDGED = ("reproduced", "exceeded", "not reproduced")
 
 
 def _tolerance(claim: dict) -> float:
@@ -125,26 +134,83 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
     lo, hi = ci95(numbers)
     row = {"ours": mean, "ours_std": std, "ours_ci95": f"[{lo:.2f}, {hi:.2f}]" if len(numbers) > 1 else "",
            "n": len(numbers), "gap": mean - paper, "tolerance": tol, "tolerance_rule": rule, **_conditions(chosen)}
-    if not full:
+    why_not = _why_not_judged(claim, chosen, per_seed, kfold, at_full=bool(full))
+    cleaned = _cleaned_columns(claim, chosen, judged=why_not is None, data_dir=data_dir)
+    if why_not:
+        return {**row, **cleaned, "verdict": "inconclusive", "why": why_not}
+    judged, why = _judge(claim, chosen, paper, mean, tol)
+    return {**row, **cleaned, "verdict": judged, "why": why or (f"mean over all {kfold} folds per seed" if kfold else "")}
+
+
+def _why_not_judged(claim: dict, chosen: list[dict], per_seed: dict, kfold: int | None, at_full: bool) -> str | None:
+    """Why runs that exist cannot be judged yet (a reduced budget, missing seeds or folds), or None."""
+    if not at_full:
         allowed, recipe = max(run_budget(r["manifest"]) for r in chosen)
-        return {**row, "verdict": "inconclusive", "why": f"reduced budget: {allowed} of {recipe} epochs"}
+        return f"reduced budget: {allowed} of {recipe} epochs"
     expected = _expected_seeds(claim["experiment"])
     if expected and not expected <= set(per_seed):
-        return {**row, "verdict": "inconclusive",
-                "why": f"{len(set(per_seed) & expected)} of the recipe's {len(expected)} seeds complete "
-                       f"(seeds {','.join(map(str, sorted(expected)))})"}
+        return (f"{len(set(per_seed) & expected)} of the recipe's {len(expected)} seeds complete "
+                f"(seeds {','.join(map(str, sorted(expected)))})")
     if kfold:
         folds = {seed: sum(1 for r in chosen if r["manifest"]["seed"] == seed) for seed in per_seed}
         if min(folds.values()) < kfold:
-            return {**row, "verdict": "inconclusive",
-                    "why": f"cross-validation incomplete: {min(folds.values())} of {kfold} folds for some seed"}
-        row["why"] = f"mean over all {kfold} folds per seed"
+            return f"cross-validation incomplete: {min(folds.values())} of {kfold} folds for some seed"
+    return None
+
+
+def _judge(claim: dict, chosen: list[dict], paper: float, mean: float, tol: float) -> tuple[str, str]:
+    """The verdict of a full-budget measurement, with the one exception: from scratch against ImageNet weights."""
     judged = verdict(paper, mean, tol)
     scratch = all(str(r["manifest"].get("pretrained", "")).startswith("none") for r in chosen)
     if judged == "not reproduced" and scratch and _paper_weights(claim) == "imagenet":
-        return {**row, "verdict": "inconclusive",
-                "why": "ours from scratch, the paper's from ImageNet weights (none can be had here)"}
-    return {**row, "verdict": judged, "why": row.get("why", "")}
+        return "inconclusive", "ours from scratch, the paper's from ImageNet weights (none can be had here)"
+    return judged, ""
+
+
+@lru_cache(maxsize=8)
+def cleaned_exclusions(dataset: str, data_dir: str | None) -> frozenset[int] | str:
+    """Dataset indices of the test images the cleaned view leaves out (a train (near-)duplicate or a
+    conflicting-label duplicate: fer_lib.data.audit), or why they cannot be known here."""
+    ds, why = try_load(dataset, data_dir)
+    if ds is None:
+        return f"needs the {dataset} images for the audit ({why})"
+    return frozenset(audit.test_subsets(ds, audit.audit_dataset(ds))[CLEANED_VIEW])
+
+
+def metric_on_predictions(run: dict, claim: dict, excluded: frozenset[int] = frozenset()) -> tuple[float | None, int]:
+    """(the claim's metric, images scored) recomputed from a run's recorded predictions on the claim's
+    split, leaving out the `excluded` dataset indices; (None, 0) when the run recorded no predictions."""
+    path = Path(run["run_dir"]) / f"predictions_{claim.get('split', 'test')}.csv"
+    if not path.exists():
+        return None, 0
+    preds = pd.read_csv(path, usecols=["index", "label", "pred"])
+    preds = preds[~preds["index"].isin(excluded)]
+    metrics = compute_metrics(preds["label"].to_numpy(), preds["pred"].to_numpy(),
+                              run["manifest"]["dataset"]["class_names"], n_bootstrap=0)
+    return _metric({claim.get("split", "test"): metrics}, claim), len(preds)
+
+
+def _cleaned_columns(claim: dict, chosen: list[dict], judged: bool, data_dir=None) -> dict:
+    """The same claim on the cleaned test set (same runs, same tolerance rule on the images left), beside
+    the official verdict; `judged` False when the runs cannot be judged yet (the same reason holds)."""
+    excluded = cleaned_exclusions(claim["dataset"], None if data_dir is None else str(data_dir))
+    if isinstance(excluded, str):
+        return {"verdict_cleaned": "not run", "why_cleaned": excluded}
+    scored = [metric_on_predictions(r, claim, excluded) for r in chosen]
+    if any(value is None for value, _ in scored):
+        return {"verdict_cleaned": "not run", "why_cleaned": "a run without recorded predictions"}
+    by_seed: dict = {}
+    for run, (value, _) in zip(chosen, scored):
+        by_seed.setdefault(run["manifest"]["seed"], []).append(value)
+    numbers = np.array([np.mean(values) for values in by_seed.values()], dtype=float)
+    mean, images = float(numbers.mean()), scored[0][1]
+    out = {"ours_cleaned": mean, "test_images_cleaned": images}
+    if not judged:
+        return {**out, "verdict_cleaned": "inconclusive", "why_cleaned": "as on the official test set"}
+    per_class = claim["kind"] in ("recall", "class_error")
+    tol, rule = uncertainty_tolerance(claim, numbers, None if per_class else images)
+    cleaned, why = _judge(claim, chosen, float(claim["value"]), mean, tol)
+    return {**out, "verdict_cleaned": cleaned, "why_cleaned": why or rule}
 
 
 def _test_size(chosen: list[dict], claim: dict) -> int | None:
@@ -261,7 +327,8 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
         rows.append(base)
     columns = ["id", "paper", "claim_class", "table", "dataset", "metric", "paper_value", "ours", "ours_std",
                "ours_ci95", "n",
-               "gap", "tolerance", "tolerance_rule", "verdict", "why", "resolvable", "seeds", "weights", "epochs",
+               "gap", "tolerance", "tolerance_rule", "verdict", "why", "ours_cleaned", "test_images_cleaned",
+               "verdict_cleaned", "why_cleaned", "resolvable", "seeds", "weights", "epochs",
                "device", "runs"]
     return pd.DataFrame(rows).reindex(columns=columns)
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from fer_lib import verdicts
-from fer_lib.paths import results_dir
+from fer_lib.paths import PROJECT_ROOT, results_dir
 
 CLAIM = {"id": "X", "paper": "P3", "table": "T1", "dataset": "fer2013", "split": "test", "kind": "accuracy",
          "value": 55.0, "experiment": "p3_resnet50_weighted"}
@@ -218,3 +218,48 @@ def test_every_recipe_seed_must_be_complete_before_a_verdict():
     assert row["verdict"] == "inconclusive" and "2 of the recipe's 3 seeds complete" in row["why"]
     _write_run("c", 2, 0.55)
     assert verdicts.judge_run_claim(CLAIM, verdicts.real_runs())["verdict"] == "reproduced"
+
+
+def _write_predictions(name: str, right: int, wrong: int) -> None:
+    """Predictions of run `name` on the test split: `right` correct images (indices 0..) then `wrong` ones."""
+    run = results_dir() / "runs" / "p3_resnet50_weighted" / name
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["dataset"]["class_names"] = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    lines = ["index,label,pred"] + [f"{i},3,3" for i in range(right)] + [f"{right + i},3,4" for i in range(wrong)]
+    (run / "predictions_test.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_each_accuracy_verdict_is_also_judged_on_the_cleaned_test_set(seeds_present, monkeypatch):
+    _write_run("a", 0, 0.55)
+    _write_predictions("a", right=550, wrong=450)
+    leaked = frozenset(range(100))                 # 100 of the right answers had their twin in train
+    monkeypatch.setattr(verdicts, "cleaned_exclusions", lambda dataset, data_dir: leaked)
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["verdict"] == "reproduced" and row["ours"] == pytest.approx(55.0)
+    assert row["test_images_cleaned"] == 900
+    assert row["ours_cleaned"] == pytest.approx(50.0)           # 450 of 900 left
+    assert row["verdict_cleaned"] == "not reproduced"           # 5 points below 55, beyond ±3.27 on 900 images
+    assert "900" in row["why_cleaned"]
+
+
+def test_cleaned_verdict_says_why_it_is_missing(seeds_present, monkeypatch):
+    _write_run("a", 0, 0.55)
+    monkeypatch.setattr(verdicts, "cleaned_exclusions", lambda dataset, data_dir: "needs the fer2013 images")
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["verdict_cleaned"] == "not run" and row["why_cleaned"] == "needs the fer2013 images"
+    monkeypatch.setattr(verdicts, "cleaned_exclusions", lambda dataset, data_dir: frozenset())
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["why_cleaned"] == "a run without recorded predictions"
+
+
+def test_metrics_recomputed_from_predictions_match_the_recorded_ones():
+    """The cleaned view's numbers come from predictions_*.csv: with nothing excluded they are the recorded metrics."""
+    committed = verdicts.real_runs(root=PROJECT_ROOT / "results" / "runs")
+    claims = [c for c in verdicts.load_claims()["claims"] if c["paper"] == "P3" and c["kind"] in verdicts.RUN_KINDS]
+    assert committed and claims
+    for run in committed:
+        for claim in claims:
+            value, images = verdicts.metric_on_predictions(run, claim)
+            assert value == pytest.approx(verdicts._metric(run["metrics"], claim), abs=1e-9), claim["id"]
+            assert images == run["metrics"][claim.get("split", "test")]["n"]
