@@ -1,6 +1,13 @@
-"""Choosing and synchronising the compute device (one place for training, complexity and bench)."""
+"""Choosing, synchronising and naming the compute device (one place for training, complexity and bench)."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
@@ -32,8 +39,6 @@ def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
     ATEN_CPU_CAPABILITY below avx512 (as on a CPU without it) also rules bf16 out; FER_CPU_BF16=0|1
     overrides the detection (the test suite sets 0, so "auto" means fp32 there).
     """
-    import os
-
     forced = os.environ.get("FER_CPU_BF16")
     if forced in ("0", "1"):
         return forced == "1"
@@ -76,3 +81,53 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 def precision_name(dtype: torch.dtype | None) -> str:
     """The manifest's precision label: "float32" for plain fp32, else the autocast dtype's name."""
     return "float32" if dtype is None else str(dtype).replace("torch.", "")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: str | torch.device) -> str:
+    """Run records' device name: the CUDA device name, or '<CPU model> CPU (N threads)'."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} CPU ({torch.get_num_threads()} threads)"
+
+
+def device_label(device: str | torch.device) -> str:
+    """Complexity tables' short device label: 'cuda: <GPU name>', or 'cpu (N thread[s])' (no CPU model)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    n = torch.get_num_threads()
+    return f"cpu ({n} thread{'s' if n > 1 else ''})"
+
+
+def device_slug(device: str | torch.device) -> str:
+    """File-name form of the device: 'cpu-amd-epyc', 'nvidia-h100-80gb-hbm3'."""
+    device = torch.device(device)
+    name = device_name(device)
+    if device.type == "cpu":
+        name = "cpu " + re.sub(r"\s*CPU \(\d+ threads?\)$", "", name)
+    name = re.sub(r"\((r|tm)\)", "", name.lower())
+    return re.sub(r"[^a-z0-9]+", "-", name).strip("-") or device.type
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """Temporarily set torch's CPU thread count (None: leave it as it is)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from fer_lib.analysis import extract_features, gradcam_maps, heatmap_entropy, max_entropy, tsne_embedding
+from fer_lib.engine.rebuild import TrainedModel
+from fer_lib.study.analysis import extract_features, gradcam_maps, heatmap_entropy, max_entropy, tsne_embedding
 
 
 class TinyConv(nn.Module):
@@ -48,8 +49,9 @@ def test_features_and_tsne_shapes():
     torch.manual_seed(0)
     model = TinyConv()
     images = np.random.default_rng(0).integers(0, 255, (20, 12, 12), dtype=np.uint8)
-    prep = lambda b: b.float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
-    feats = extract_features(model, images, prep, batch_size=7)
+    trained = TrainedModel(model=model, class_names=[str(k) for k in range(3)], input_size=12, mean=[0.0] * 3,
+                           std=[1.0] * 3, manifest={})
+    feats = extract_features(trained, images, batch_size=7)
     assert feats.shape == (20, 8)
     assert tsne_embedding(feats, seed=0).shape == (20, 2)
 

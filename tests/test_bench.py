@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,8 @@ import torch
 
 from fer_lib import bench
 from fer_lib.augment import preprocess
-from fer_lib.train import make_runtime, prepare_batch
+from fer_lib.bench import resolve_cases, with_precisions
+from fer_lib.engine.runtime import make_runtime, prepare_batch
 
 RECIPE = {"hflip": 0.5, "rotate_deg": 10, "translate": 0.1, "brightness": 0.2, "contrast": 0.2,
           "blur": {"kernel": 3, "sigma": [0.1, 1.0]}}
@@ -58,7 +60,7 @@ def test_files_are_written_with_the_required_columns(result, tmp_path):
     assert "## Ratios and targets" in paths["md"].read_text()
     # the default location is results/bench/ (FER_RESULTS_DIR in tests)
     default = bench.write_results(result)
-    assert default["csv"].parent == bench.Path(os.environ["FER_RESULTS_DIR"]) / "bench"
+    assert default["csv"].parent == Path(os.environ["FER_RESULTS_DIR"]) / "bench"
     rows_back, ratios_back = bench.read_results()
     assert len(rows_back) == len(result.rows) and len(ratios_back) == 1
 
@@ -127,8 +129,6 @@ def test_cases_resolve_to_the_papers_experiments():
 
 
 def test_fp32_and_auto_side_by_side_when_they_differ(monkeypatch):
-    from fer_lib.bench import resolve_cases, with_precisions
-
     cases = resolve_cases(["P3"])
     monkeypatch.setenv("FER_CPU_BF16", "1")
     both = with_precisions(cases, torch.device("cpu"))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fer_lib import campaign
+from fer_lib.study import campaign
 from fer_lib.cli import main
 from fer_lib.config import load_config
 from fer_lib.paths import results_dir

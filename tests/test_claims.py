@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fer_lib.config import list_configs, load_config
 from fer_lib.models import list_models
-from fer_lib.verdicts import load_claims
+from fer_lib.claims import load_claims
 
 
 def test_every_claim_names_an_existing_config_on_the_claimed_dataset():

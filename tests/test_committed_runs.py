@@ -16,9 +16,9 @@ import pytest
 
 from fer_lib.config import split_spec, validate
 from fer_lib.data import load_dataset, split_indices
-from fer_lib.evaluate import evaluate_run
-from fer_lib.records import load_run
-from fer_lib.train import limit_indices
+from fer_lib.engine.evaluate import evaluate_run
+from fer_lib.runs.store import load_run
+from fer_lib.engine.batches import limit_indices
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted(p.parent for p in (REPO / "results" / "runs").glob("*/*/manifest.json")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_lib.comparisons import ci95, discordant, judge_difference, mcnemar_exact
+from fer_lib.study.comparisons import ci95, discordant, judge_difference, mcnemar_exact
 
 CLAIM = {"id": "D", "paper": "P3", "kind": "difference", "dataset": "fer2013", "split": "test",
          "experiments": ["p3_resnet50_weighted", "p3_resnet50_resampled"], "classes": ["Disgust", "Fear"]}
@@ -56,7 +56,9 @@ def test_difference_claim_paired_over_seeds_and_images(tmp_path):
 
 
 def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_path):
-    from fer_lib import verdicts
+    from fer_lib.study import verdicts
+    from fer_lib.claims import load_claims
+    from fer_lib.study.measure import ModelMeasurer
 
     runs = []
     for seed in range(3):
@@ -68,7 +70,7 @@ def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_p
     assert row["ours"] == pytest.approx(100 * (0.61 - 0.55)) and "accuracy" in row["why"]
     assert row["verdict"] == "reproduced"
     orderings = verdicts.ordering_claims()
-    assert len(orderings) == len(verdicts.load_claims()["comparisons"])
-    table = verdicts.claims_table(verdicts.ModelMeasurer(measure_speed=False), runs=[]).set_index("id")
+    assert len(orderings) == len(load_claims()["comparisons"])
+    table = verdicts.claims_table(ModelMeasurer(measure_speed=False), runs=[]).set_index("id")
     assert table.loc["P1-acc-affectnet > P1-acc-swint-affectnet", "resolvable"] == "no"
     assert table.loc["P2-acc-C5-aug > P2-acc-C5", "claim_class"] == "difference"

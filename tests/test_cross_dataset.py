@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from fer_lib.cross_dataset import cross_dataset_matrix, cross_evaluate, shared_classes, to_grayscale
-from fer_lib.records import TrainedModel
+from fer_lib.study.cross_dataset import cross_dataset_matrix, cross_evaluate, shared_classes, to_grayscale
+from fer_lib.engine.rebuild import TrainedModel
 import pandas as pd
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from fer_lib.cli import main
 from fer_lib.data import explore, load_dataset, resample_plan
-from fer_lib.data.paper_tables import P1_TABLE1_FER2013
+from fer_lib.claims.paper_tables import P1_TABLE1_FER2013
 
 
 def _run(argv) -> tuple[int, str]:

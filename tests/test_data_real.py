@@ -9,7 +9,7 @@ from data_fixtures import write_fer2013_csv
 from fer_lib.data import class_weights, load_dataset, resample_plan
 from fer_lib.data.ferplus import VOTE_NAMES, majority_labels
 from fer_lib.data.images import decode_jpeg_rows
-from fer_lib.data.paper_tables import FER2013_OFFICIAL_SPLITS, P1_TABLE1_FER2013, P3_RESAMPLE_FACTORS
+from fer_lib.claims.paper_tables import FER2013_OFFICIAL_SPLITS, P1_TABLE1_FER2013, P3_RESAMPLE_FACTORS
 
 pytestmark = pytest.mark.real_data
 

@@ -8,7 +8,7 @@ import torchvision.transforms.v2.functional as TF
 
 from fer_lib.augment import (Augment, adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, affine,
                              gaussian_blur, preprocess)
-from fer_lib.train import Runtime, prepare_batch
+from fer_lib.engine.runtime import Runtime, prepare_batch
 
 FULL = {"hflip": 0.5, "rotate_deg": 10, "translate": 0.1, "zoom": 0.1, "brightness": 0.2, "contrast": 0.2,
         "saturation": 0.2, "hue": 0.05, "blur": {"kernel": 3, "sigma": [0.1, 1.0]}}

@@ -11,8 +11,8 @@ import pytest
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
                              precision_recall_fscore_support)
 
-from fer_lib.evaluate import (bootstrap_accuracy_ci, compute_metrics, confusion_frame, plot_confusion, plot_history,
-                              plot_misclassified, predictions_frame, row_normalize)
+from fer_lib.engine.metrics import bootstrap_accuracy_ci, compute_metrics, confusion_frame, predictions_frame
+from fer_lib.plots import plot_confusion, plot_history, plot_misclassified, row_normalize
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy")
 LABELS = np.array([0, 0, 1, 2, 2, 2, 3, 3, 3, 3, 1, 0])

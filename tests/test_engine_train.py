@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from fer_lib.config import load_config
-from fer_lib.records import list_runs, load_run, load_trained_model
-from fer_lib import train as engine
-from fer_lib.train import SplitData, TestSplitAccessError, TrainingSplits, run_experiment
+from fer_lib.runs.store import list_runs, load_run
+from fer_lib.engine.rebuild import load_trained_model
+from fer_lib.engine import batches, evaluate, experiment, loop
+from fer_lib.engine.batches import SplitData, TestSplitAccessError, TrainingSplits
+from fer_lib.engine.experiment import run_experiment
 
 TIMING = ["epoch_s", "img_per_s"]
 
@@ -68,7 +70,7 @@ def test_manifest_carries_every_field(learned_run):
 
 
 def test_records_reload_and_reevaluate(learned_run):
-    from fer_lib.evaluate import evaluate_run
+    from fer_lib.engine.evaluate import evaluate_run
 
     runs = list_runs(root=learned_run.parent.parent)
     assert len(runs) == 1 and runs.loc[0, "status"] == "complete"
@@ -93,13 +95,13 @@ def test_training_splits_refuse_test():
         with pytest.raises(TestSplitAccessError):
             splits[name]
     with pytest.raises(TypeError, match="TrainingSplits"):
-        engine.fit(None, {"train": dummy, "val": dummy, "test": dummy}, {}, rt=None, criterion=None, optimizer=None,
+        loop.fit(None, {"train": dummy, "val": dummy, "test": dummy}, {}, rt=None, criterion=None, optimizer=None,
                    scheduler=None, scaler=None, generator=None, epochs=1, meta={})
 
 
 def test_test_split_is_built_only_after_training(tmp_path, monkeypatch):
     events = []
-    real_make_split, real_fit = engine.make_split, engine.fit
+    real_make_split, real_fit = batches.make_split, loop.fit
 
     def spy_make_split(name, *args, **kwargs):
         events.append(("split", name))
@@ -111,8 +113,9 @@ def test_test_split_is_built_only_after_training(tmp_path, monkeypatch):
         events.append(("fit done", None))
         return state
 
-    monkeypatch.setattr(engine, "make_split", spy_make_split)
-    monkeypatch.setattr(engine, "fit", spy_fit)
+    monkeypatch.setattr(batches, "make_split", spy_make_split)
+    monkeypatch.setattr(evaluate, "make_split", spy_make_split)
+    monkeypatch.setattr(experiment, "fit", spy_fit)
     run_experiment(tiny_config(**{"train.epochs": 1}), seed=0, device="cpu", out_root=tmp_path)
     done = events.index(("fit done", None))
     assert {n for kind, n in events[:done]} == {"train", "val"}
@@ -158,14 +161,14 @@ def test_resampled_variant_uses_the_plan(tmp_path):
 def test_early_stopping_and_best_checkpoint(tmp_path, monkeypatch):
     """Patience counts epochs without val-accuracy gain; best.pt holds the best-val epoch (P1 Table 5 rule)."""
     scripted = iter([0.50, 0.60, 0.55, 0.58, 0.70, 0.80])
-    real_eval = engine.evaluate_split
+    real_eval = loop.evaluate_split
 
     def fake_eval(model, data, rt, **kwargs):
         out = real_eval(model, data, rt, **kwargs)
         out["acc"] = next(scripted)
         return out
 
-    monkeypatch.setattr(engine, "evaluate_split", fake_eval)
+    monkeypatch.setattr(loop, "evaluate_split", fake_eval)
     cfg = tiny_config(**{"train.epochs": 6, "train.early_stopping": {"metric": "val_acc", "patience": 2}})
     run = run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path)
     m = load_run(run).manifest
@@ -197,6 +200,6 @@ def test_class_weights_reach_the_loss():
     from fer_lib.data import class_weights
 
     labels = np.array([0, 0, 0, 1, 2, 2])
-    crit = engine.build_criterion(tiny_config(), labels, 3, torch.device("cpu"))
+    crit = loop.build_criterion(tiny_config(), labels, 3, torch.device("cpu"))
     assert torch.allclose(crit.weight, torch.from_numpy(class_weights(labels, 3, "inverse_frequency")))
-    assert engine.build_criterion(tiny_config("p3_resnet50_resampled"), labels, 3, torch.device("cpu")).weight is None
+    assert loop.build_criterion(tiny_config("p3_resnet50_resampled"), labels, 3, torch.device("cpu")).weight is None

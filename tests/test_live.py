@@ -44,7 +44,7 @@ def run_dir(tmp_path_factory) -> Path:
     import torch
 
     from fer_lib.models import create_model
-    from fer_lib.records import save_torch
+    from fer_lib.runs.store import save_torch
 
     torch.manual_seed(0)
     model = create_model("tiny_cnn", num_classes=len(CLASSES))
@@ -238,7 +238,7 @@ def test_full_frame_detector_matches_the_runs_own_preprocessing(run_dir, astrona
     run's evaluation path (TrainedModel.predict_proba) gives it: same crop, colour and normalisation."""
     import torch
 
-    from fer_lib.records import load_trained_model
+    from fer_lib.engine.rebuild import load_trained_model
 
     gray = cv2.resize(cv2.cvtColor(astronaut_bgr[40:200, 145:305], cv2.COLOR_BGR2GRAY), (48, 48),
                       interpolation=cv2.INTER_AREA)

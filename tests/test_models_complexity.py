@@ -1,4 +1,4 @@
-"""fer_lib.complexity: FLOPs, parameter counts, speed measurement, joining with the papers' figures."""
+"""fer_lib.bench.complexity: FLOPs, parameter counts, speed measurement, joining with the papers' figures."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from fer_lib import complexity
+from fer_lib.bench import complexity
 from fer_lib.models import create_model, resolve_options
-from fer_lib.models.paper_figures import PAPER_FIGURES, RATIO_CLAIMS, table_entries
+from fer_lib.claims.paper_figures import PAPER_FIGURES, RATIO_CLAIMS, table_entries
 
 
 

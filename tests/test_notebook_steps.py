@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lib import notebook_steps as steps
-from fer_lib.analysis import entropy_by_class, gradcam_maps, max_entropy
+from fer_lib import study as steps
+from fer_lib.study.analysis import entropy_by_class, gradcam_maps, max_entropy
 from fer_lib.models import create_model
 from fer_lib.paths import results_dir
 
@@ -58,8 +58,8 @@ def test_paper_columns_headline_and_grid():
 
 def test_run_images_rebuilt_from_the_manifest_and_cross_dataset(tmp_path):
     from fer_lib.config import load_config
-    from fer_lib.cross_dataset import cross_dataset_table
-    from fer_lib.train import run_experiment
+    from fer_lib.study.cross_dataset import cross_dataset_table
+    from fer_lib.engine.experiment import run_experiment
 
     cfg = load_config("p3_resnet50_weighted", "smoke", overrides={
         "model.name": "tiny_cnn", "model.options": {}, "evaluate.bootstrap": 10,

@@ -53,9 +53,9 @@ def test_schema_1_configs_keep_the_precision_they_trained_with():
 
 
 def test_a_bf16_run_records_its_precision_and_reevaluates_identically(tmp_path):
-    from fer_lib.evaluate import evaluate_run
-    from fer_lib.records import load_run
-    from fer_lib.train import run_experiment
+    from fer_lib.engine.evaluate import evaluate_run
+    from fer_lib.runs.store import load_run
+    from fer_lib.engine.experiment import run_experiment
 
     cfg = load_config("p3_resnet50_weighted", "smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
                                                         "train.epochs": 2, "train.precision": "bf16",

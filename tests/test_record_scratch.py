@@ -11,9 +11,9 @@ from pathlib import Path
 from fer_lib.config import load_config
 from fer_lib.outputs import save_figure, shows_dataset_images
 from fer_lib.paths import record_dir, results_dir, runs_dir_for, scratch_dir
-from fer_lib.report import LOCAL_ONLY, build_report
-from fer_lib.reproduce import output_plan
-from fer_lib.train import run_experiment
+from fer_lib.study.report import LOCAL_ONLY, build_report
+from fer_lib.study.reproduce import output_plan
+from fer_lib.engine.experiment import run_experiment
 
 
 def test_where_each_kind_of_output_goes(monkeypatch):
@@ -37,8 +37,8 @@ def test_a_synthetic_run_lands_in_scratch_and_a_pipeline_check_keeps_only_best(m
     assert (check / "checkpoints" / "best.pt").exists() and not (check / "checkpoints" / "last.pt").exists()
     import torch
 
-    from fer_lib.evaluate import evaluate_run
-    from fer_lib.records import load_run
+    from fer_lib.engine.evaluate import evaluate_run
+    from fer_lib.runs.store import load_run
 
     state = torch.load(check / "checkpoints" / "best.pt", weights_only=False)["model_state"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.bfloat16}
@@ -131,7 +131,7 @@ def test_a_real_smoke_run_trains_on_real_images_into_scratch(real_data_dir):
     cfg = load_config("p3_resnet50_weighted", "real-smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
                                                              "train.epochs": 1})
     run = run_experiment(cfg, data_dir=real_data_dir, seed=0, device="cpu")
-    from fer_lib.records import load_run
+    from fer_lib.runs.store import load_run
 
     manifest = load_run(run).manifest
     assert run.is_relative_to(scratch_dir()) and manifest["dataset"]["real"] and manifest["profile"] == "real-smoke"

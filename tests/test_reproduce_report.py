@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from fer_lib import outputs
-from fer_lib.report import build_report
-from fer_lib.reproduce import numbered_notebooks, run_notebooks
+from fer_lib.study.report import build_report
+from fer_lib.study.reproduce import numbered_notebooks, run_notebooks
 
 
 def _notebook(path, source: str, parameters: str = "profile = 'smoke'") -> None:
@@ -73,11 +73,12 @@ def test_report_shows_tables_figures_and_manifests(tmp_path):
 
 
 def test_verdicts_render_as_a_dashboard_with_badges():
-    from fer_lib import verdicts
+    from fer_lib.study import verdicts
+    from fer_lib.study.measure import ModelMeasurer
     from fer_lib.outputs import save_table
-    from fer_lib.report import build_report
+    from fer_lib.study.report import build_report
 
-    table = verdicts.claims_table(verdicts.ModelMeasurer(measure_speed=False), runs=[])
+    table = verdicts.claims_table(ModelMeasurer(measure_speed=False), runs=[])
     save_table(table.drop(columns=["runs"]), "12_comparison", "verdicts")
     html = build_report().read_text()
     assert 'class="badge v-consistent-by-construction"' in html and 'class="badge v-not-run"' in html

@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 import torch
 
-from fer_lib import train as engine
+from fer_lib.engine import resume as engine
 from fer_lib.cli import main
 from fer_lib.config import load_config
-from fer_lib.records import load_run
-from fer_lib.runlock import RunBusyError, RunLock, clean_temp_files, writer_alive
-from fer_lib.train import ResumeConflict, run_experiment
+from fer_lib.runs.store import load_run
+from fer_lib.runs.lock import RunBusyError, RunLock, clean_temp_files, writer_alive
+from fer_lib.engine.resume import ResumeConflict
+from fer_lib.engine.experiment import run_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--set", "model.name=tiny_cnn", "--set", "model.options={width: 8}", "--set", "evaluate.bootstrap=20"]
@@ -249,7 +250,7 @@ def test_sigterm_marks_the_run_interrupted_without_a_traceback(tmp_path):
 # ---------------------------------------------------------------- temp files and the report
 
 def test_temp_files_are_cleaned_and_never_embedded_in_the_report(tmp_path, monkeypatch):
-    from fer_lib.report import build_report
+    from fer_lib.study.report import build_report
 
     monkeypatch.setenv("FER_RESULTS_DIR", str(tmp_path))
     section = tmp_path / "03_resnet50_fer2013"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fer_lib import testset_checks as tc
+from fer_lib.study import testset_checks as tc
 
 
 def test_possible_counts_on_worked_numbers():
@@ -28,7 +28,7 @@ def test_power_and_best_case_mcnemar_on_worked_numbers():
 
 def test_every_accuracy_claim_is_checked_and_every_comparison_names_real_claims():
     counts = tc.count_checks()
-    from fer_lib.verdicts import load_claims
+    from fer_lib.claims.__init__ import load_claims
 
     accuracy = {c["id"] for c in load_claims()["claims"] if c["kind"] == "accuracy"}
     assert set(counts["id"]) == accuracy

@@ -7,7 +7,9 @@ import math
 
 import pytest
 
-from fer_lib import verdicts
+from fer_lib.claims import load_claims
+from fer_lib.study import cleaned, inconsistencies, judging, verdicts
+from fer_lib.study.measure import ModelMeasurer
 from fer_lib.paths import PROJECT_ROOT, results_dir
 
 CLAIM = {"id": "X", "paper": "P3", "table": "T1", "dataset": "fer2013", "split": "test", "kind": "accuracy",
@@ -81,7 +83,7 @@ def test_missing_dataset_is_not_run_with_the_reason(tmp_path):
 
 
 def test_every_claim_is_well_formed():
-    data = verdicts.load_claims()
+    data = load_claims()
     known = set(verdicts.RUN_KINDS) | {"difference", "params", "gflops", "gflops_saving", "param_ratio", "fps_ratio", "epoch_time_ratio"}
     ids = [c["id"] for c in data["claims"]]
     assert len(ids) == len(set(ids))
@@ -93,8 +95,8 @@ def test_every_claim_is_well_formed():
 
 
 def test_size_claims_measured_on_the_zoo():
-    measure = verdicts.ModelMeasurer(measure_speed=False)
-    claims = {c["id"]: c for c in verdicts.load_claims()["claims"]}
+    measure = ModelMeasurer(measure_speed=False)
+    claims = {c["id"]: c for c in load_claims()["claims"]}
     value, _ = measure(claims["P2-params-C1"])
     assert value == 3_389_647
     value, note = measure(claims["P4-fps-ratio"])
@@ -102,11 +104,11 @@ def test_size_claims_measured_on_the_zoo():
 
 
 def test_p3_support_inconsistency_is_recomputed():
-    assert "7,178" in verdicts.p3_support_sum({}) and "7,278" in verdicts.p3_support_sum({})
+    assert "7,178" in inconsistencies.p3_support_sum({}) and "7,278" in inconsistencies.p3_support_sum({})
 
 
 def test_speed_claims_are_judged_only_on_the_papers_device_class():
-    fps = next(c for c in verdicts.load_claims()["claims"] if c["id"] == "P4-fps-ratio")
+    fps = next(c for c in load_claims()["claims"] if c["id"] == "P4-fps-ratio")
     assert fps["device"] == "cuda"
 
     class FakeCpu:
@@ -141,7 +143,7 @@ def test_from_scratch_below_an_imagenet_claim_is_inconclusive_not_refuted(seeds_
 
 
 def test_tolerance_is_shown_as_applied_and_fitted_figures_are_flagged():
-    table = verdicts.claims_table(verdicts.ModelMeasurer(measure_speed=False), runs=[])
+    table = verdicts.claims_table(ModelMeasurer(measure_speed=False), runs=[])
     rows = table.set_index("id")
     assert rows.loc["P4-gflops-spst", "tolerance"] == pytest.approx(0.05 * 4.12)
     assert rows.loc["P4-gflops-spst", "tolerance_rule"] == "5% of the paper's value"
@@ -154,13 +156,13 @@ def test_tolerance_is_shown_as_applied_and_fitted_figures_are_flagged():
 
 
 def test_inconsistencies_table_computes_every_check():
-    table = verdicts.inconsistencies_table()
-    assert len(table) == len(verdicts.load_claims()["inconsistencies"])
+    table = inconsistencies.inconsistencies_table()
+    assert len(table) == len(load_claims()["inconsistencies"])
     assert not table["evidence"].str.startswith("(check unavailable").any(), table["evidence"].tolist()
 
 
 def test_recipe_table_lists_every_real_run_with_validation_only():
-    from fer_lib.study import recipe_signature, recipe_table
+    from fer_lib.study.recipes import recipe_signature, recipe_table
 
     _write_run("a", 0, 0.54)
     path = results_dir() / "runs" / "p3_resnet50_weighted" / "a" / "manifest.json"
@@ -234,7 +236,7 @@ def test_each_accuracy_verdict_is_also_judged_on_the_cleaned_test_set(seeds_pres
     _write_run("a", 0, 0.55)
     _write_predictions("a", right=550, wrong=450)
     leaked = frozenset(range(100))                 # 100 of the right answers had their twin in train
-    monkeypatch.setattr(verdicts, "cleaned_exclusions", lambda dataset, data_dir: leaked)
+    monkeypatch.setattr(cleaned, "cleaned_exclusions", lambda dataset, data_dir: leaked)
     row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
     assert row["verdict"] == "reproduced" and row["ours"] == pytest.approx(55.0)
     assert row["test_images_cleaned"] == 900
@@ -245,10 +247,10 @@ def test_each_accuracy_verdict_is_also_judged_on_the_cleaned_test_set(seeds_pres
 
 def test_cleaned_verdict_says_why_it_is_missing(seeds_present, monkeypatch):
     _write_run("a", 0, 0.55)
-    monkeypatch.setattr(verdicts, "cleaned_exclusions", lambda dataset, data_dir: "needs the fer2013 images")
+    monkeypatch.setattr(cleaned, "cleaned_exclusions", lambda dataset, data_dir: "needs the fer2013 images")
     row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
     assert row["verdict_cleaned"] == "not run" and row["why_cleaned"] == "needs the fer2013 images"
-    monkeypatch.setattr(verdicts, "cleaned_exclusions", lambda dataset, data_dir: frozenset())
+    monkeypatch.setattr(cleaned, "cleaned_exclusions", lambda dataset, data_dir: frozenset())
     row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
     assert row["why_cleaned"] == "a run without recorded predictions"
 
@@ -256,10 +258,10 @@ def test_cleaned_verdict_says_why_it_is_missing(seeds_present, monkeypatch):
 def test_metrics_recomputed_from_predictions_match_the_recorded_ones():
     """The cleaned view's numbers come from predictions_*.csv: with nothing excluded they are the recorded metrics."""
     committed = verdicts.real_runs(root=PROJECT_ROOT / "results" / "runs")
-    claims = [c for c in verdicts.load_claims()["claims"] if c["paper"] == "P3" and c["kind"] in verdicts.RUN_KINDS]
+    claims = [c for c in load_claims()["claims"] if c["paper"] == "P3" and c["kind"] in verdicts.RUN_KINDS]
     assert committed and claims
     for run in committed:
         for claim in claims:
-            value, images = verdicts.metric_on_predictions(run, claim)
-            assert value == pytest.approx(verdicts._metric(run["metrics"], claim), abs=1e-9), claim["id"]
+            value, images = cleaned.metric_on_predictions(run, claim)
+            assert value == pytest.approx(judging.claim_metric(run["metrics"], claim), abs=1e-9), claim["id"]
             assert images == run["metrics"][claim.get("split", "test")]["n"]

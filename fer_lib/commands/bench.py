@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+import pandas as pd
+
+from fer_lib.bench import run_benchmark, write_results
+
 
 def register(subparsers) -> None:
     """Add `bench [--models NAME ...] [--device D] [--steps N] [--warmup N] [--batch N] [--quick] ...`."""
@@ -44,10 +48,6 @@ def _log(msg: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from fer_lib.bench import run_benchmark, write_results
-
     result = run_benchmark(args.models, args.device, steps=args.steps, warmup=args.warmup, batch=args.batch,
                            rounds=args.rounds, quick=args.quick, threads=args.threads, num_workers=args.workers,
                            inference=args.inference, profile_missed=args.profile, seed=args.seed,

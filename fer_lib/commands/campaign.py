@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fer_lib.study import campaign
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("campaign", help="the study's runs as one campaign: plan")
@@ -13,7 +15,7 @@ def register(subparsers) -> None:
                          help="papers (P1..P4) or experiment names to plan")
     planner.add_argument("--data-dir", default=None, help="dataset directory (counts each run's training images)")
     planner.add_argument("--tflops", type=float, default=None,
-                         help="assumed sustained training TFLOP/s of the device (default: fer_lib.campaign)")
+                         help="assumed sustained training TFLOP/s of the device (default: fer_lib.study.campaign)")
     planner.add_argument("--csv", default=None, metavar="PATH", help="also write the whole plan as CSV")
     planner.set_defaults(handler=_plan)
 
@@ -21,7 +23,6 @@ def register(subparsers) -> None:
 def _plan(args) -> int:
     import pandas as pd
 
-    from fer_lib import campaign
 
     table = campaign.plan(args.budget_minutes, args.only, args.data_dir,
                           tflops=args.tflops or campaign.ASSUMED_TFLOPS)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 
+from fer_lib.data import dataset_spec, list_datasets, load_dataset
+from fer_lib.data.audit import split_digests
+from fer_lib.paths import data_dir
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("data", help="datasets: list, describe, verify")
@@ -44,7 +48,6 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 def _describe(args) -> int:
-    from fer_lib.data import load_dataset
 
     ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
     print(ds.counts().to_csv(index=False), end="")
@@ -52,8 +55,6 @@ def _describe(args) -> int:
 
 
 def _verify(args) -> int:
-    from fer_lib.data import load_dataset
-    from fer_lib.data.audit import split_digests
 
     ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
     print(split_digests(ds).to_csv(index=False), end="")
@@ -61,8 +62,6 @@ def _verify(args) -> int:
 
 
 def _list(args) -> int:
-    from fer_lib.data import dataset_spec, list_datasets
-    from fer_lib.paths import data_dir
 
     root = data_dir(args.data_dir)
     print("name,prepared_file,present,description")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fer_lib.engine.evaluate import evaluate_run
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="re-evaluate a run's best checkpoint; prints metrics JSON")
@@ -19,7 +21,6 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     import json
 
-    from fer_lib.evaluate import evaluate_run
 
     metrics = evaluate_run(args.run_dir, splits=args.split, data_dir=args.data_dir, device=args.device,
                            which=args.which, write=args.write)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 
-def register(subparsers) -> None:
+from fer_lib.live import LiveOptions, run_live
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `live SOURCE --run RUN_DIR --out PATH [--which] [--device] [--detector] [--smooth N] ...`."""
     parser = subparsers.add_parser(
         "live", help="detect faces (MTCNN) and classify their expression with a trained run",
         description="Faces in a webcam, a video, an image or a folder of images, detected with MTCNN and "
@@ -42,8 +47,8 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _run(args) -> int:
-    from fer_lib.live import LiveOptions, run_live
+def _run(args: argparse.Namespace) -> int:
+    """Check the numeric options, then run the live pipeline."""
 
     if args.smooth < 1:
         raise ValueError("--smooth must be >= 1 (1: no smoothing)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fer_lib.models import count_params, create_model, list_models, model_spec
+
 
 def parse_value(text: str):
     """'None'/'null' -> None, 'true'/'false' -> bool, then int, float, else the string itself."""
@@ -32,7 +34,6 @@ def parse_sets(pairs: list[str]) -> dict:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from fer_lib.models import count_params, create_model, list_models, model_spec
 
     print(f"{'name':<16} {'paper':<32} {'input':>5} {'params':>12}")
     for name in list_models():
@@ -42,7 +43,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from fer_lib.models import count_params, create_model, model_spec
 
     options = parse_sets(args.set)
     num_classes = options.pop("num_classes", 7)

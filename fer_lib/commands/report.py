@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fer_lib.study.report import build_report
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("report", help="rebuild results/index.html (+ index.md)")
@@ -9,7 +11,6 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from fer_lib.report import build_report
 
     print(build_report())
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fer_lib.study.reproduce import run_notebooks
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("reproduce", help="run every numbered notebook, then build the report")
@@ -20,7 +22,6 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from fer_lib.reproduce import run_notebooks
 
     return run_notebooks(profile=args.profile, data_dir=args.data_dir, seed=args.seed,
                          only=args.only, build_report=not args.no_report, record=args.record)

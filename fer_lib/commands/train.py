@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import re
 
+from fer_lib.config import load_config
+from fer_lib.engine.experiment import run_experiment
+from fer_lib.engine.resume import check_resume_request
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train one experiment (fer_lib/configs/<CONFIG>.yaml)")
@@ -62,8 +66,6 @@ def positive_int(text: str) -> int:
 def _run(args) -> int:
     import signal
 
-    from fer_lib.config import load_config
-    from fer_lib.train import check_resume_request, run_experiment
 
     def _terminate(signum, frame):  # a killed job is recorded as interrupted (resumable)
         raise KeyboardInterrupt(f"signal {signum}")

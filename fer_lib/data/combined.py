@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_lib.claims.paper_tables import P1_COMBINED_TEST_PER_CLASS, P1_TABLE3_COMBINED
 from fer_lib.data.core import CANONICAL_CLASSES, FERDataset
 from fer_lib.data.fer2013 import load_fer2013
 from fer_lib.data.folders import load_affectnet
 from fer_lib.data.images import resize_batch, to_rgb
-from fer_lib.data.paper_tables import P1_COMBINED_TEST_PER_CLASS, P1_TABLE3_COMBINED
 from fer_lib.data.prepared import combined_sha256
 from fer_lib.data.registry import DatasetSpec, register_dataset
 

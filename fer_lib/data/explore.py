@@ -8,10 +8,11 @@ import os
 import numpy as np
 import pandas as pd
 
+from fer_lib.claims.paper_tables import (FER2013_OFFICIAL_SPLITS, FER2013_TOTAL, P1_TABLE2_STATED_TOTAL,
+                                         P1_TABLE3_STATED_TOTAL, P1_TABLE4)
 from fer_lib.data.balance import ResamplePlan, class_weights
 from fer_lib.data.core import FERDataset, split_sort_key
-from fer_lib.data.paper_tables import (FER2013_OFFICIAL_SPLITS, FER2013_TOTAL, P1_TABLE1_FER2013,
-                                       P1_TABLE2_STATED_TOTAL, P1_TABLE3_STATED_TOTAL, P1_TABLE4)
+from fer_lib.data.images import resize_batch, to_rgb
 from fer_lib.data.registry import list_datasets, load_dataset
 
 TRAIN_SPLIT_NAMES = ("Training", "train", "all")
@@ -137,7 +138,6 @@ def sample_montage(ds: FERDataset, per_class: int = 8, seed: int = 0, split: str
                    tile: int = 64) -> tuple[np.ndarray, list[int]]:
     """An RGB uint8 montage: one row per class of `per_class` random images (resized to tile x tile,
     blank where a class has fewer), and the number of images available per class."""
-    from fer_lib.data.images import resize_batch, to_rgb
 
     rng = np.random.default_rng(seed)
     mask = np.ones(len(ds), bool) if split is None else ds.split == split

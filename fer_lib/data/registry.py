@@ -40,19 +40,13 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     return spec
 
 
-def _ensure_builtins() -> None:
-    import fer_lib.data  # noqa: F401  (importing the package registers the built-in datasets)
-
-
 def list_datasets() -> list[str]:
     """Names of all registered datasets, in registration order."""
-    _ensure_builtins()
     return list(_REGISTRY)
 
 
 def dataset_spec(name: str) -> DatasetSpec:
     """The spec of a registered dataset; ValueError naming the known ones otherwise."""
-    _ensure_builtins()
     if name not in _REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(_REGISTRY)}")
     return _REGISTRY[name]

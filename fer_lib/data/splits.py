@@ -88,6 +88,47 @@ def _kfold(ds: FERDataset, k: int, fold: int, groups: np.ndarray | None, seed: i
     return np.sort(train), np.sort(test)
 
 
+def _named_splits(ds: FERDataset, spec: dict, seed: int, groups) -> dict[str, np.ndarray]:
+    """train / val / test of a spec that names the dataset's own splits (test and val may be hold-outs)."""
+    val_spec = spec.get("val")
+    out: dict[str, np.ndarray] = {}
+    if "train" not in spec or "test" not in spec:
+        raise ValueError(f"split spec needs 'train' and 'test' (or 'ratios' / 'kfold'), got {spec}")
+    train = _named(ds, spec["train"], "train")
+    if isinstance(spec["test"], dict):  # {"holdout": 41} images, or a fraction, stratified, out of train
+        if set(spec["test"]) != {"holdout"}:
+            raise ValueError(f"test must be a list of split names or {{'holdout': count or fraction}}, "
+                             f"got {spec['test']!r}")
+        train, out["test"] = _holdout(train, ds.labels, _as_fraction(spec["test"]["holdout"], len(train)),
+                                      seed + 7, groups)
+    else:
+        out["test"] = _named(ds, spec["test"], "test")
+    if isinstance(val_spec, dict):
+        if "holdout" not in val_spec:
+            raise ValueError(f"val must be a list of split names or {{'holdout': fraction}}, got {val_spec!r}")
+        out["train"], out["val"] = _holdout(train, ds.labels, val_spec["holdout"], seed, groups)
+    elif val_spec is None:
+        raise ValueError(f"{ds.name}: split spec {spec} has no 'val': {_NEEDS_VAL}")
+    else:
+        out["train"], out["val"] = train, _named(ds, val_spec, "val")
+    return out
+
+
+def _check_disjoint(ds: FERDataset, spec: dict, out: dict[str, np.ndarray]) -> None:
+    """A non-empty val, and no row shared by train/val/test or by train/val and an extra held-out split."""
+    if out["val"].size == 0:
+        raise ValueError(f"{ds.name}: split spec {spec} gives an empty val split: {_NEEDS_VAL}")
+    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
+    pairs += [(a, extra) for extra in (spec.get("extra") or {}) for a in ("train", "val")]
+    for a, b in pairs:
+        overlap = np.intersect1d(out[a], out[b])
+        if overlap.size:
+            what = "a held-out split" if b not in ("val", "test") else b
+            raise ValueError(f"{ds.name}: split spec {spec} puts {overlap.size} row(s) in both {a} and {b} "
+                             f"({what} must not share images with {a}: a model would be scored on images it "
+                             f"trained or was selected on)")
+
+
 def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray]:
     """Index sets {"train", "val", "test", **extra} for a split spec; deterministic for a seed.
 
@@ -125,39 +166,11 @@ def split_indices(ds: FERDataset, spec: dict, seed: int) -> dict[str, np.ndarray
         else:
             raise ValueError(f"with kfold, val must be {{'holdout': fraction}}, got {val_spec!r}: {_NEEDS_VAL}")
     else:
-        if "train" not in spec or "test" not in spec:
-            raise ValueError(f"split spec needs 'train' and 'test' (or 'ratios' / 'kfold'), got {spec}")
-        train = _named(ds, spec["train"], "train")
-        if isinstance(spec["test"], dict):  # {"holdout": 41} images, or a fraction, stratified, out of train
-            if set(spec["test"]) != {"holdout"}:
-                raise ValueError(f"test must be a list of split names or {{'holdout': count or fraction}}, "
-                                 f"got {spec['test']!r}")
-            train, out["test"] = _holdout(train, ds.labels, _as_fraction(spec["test"]["holdout"], len(train)),
-                                          seed + 7, groups)
-        else:
-            out["test"] = _named(ds, spec["test"], "test")
-        if isinstance(val_spec, dict):
-            if "holdout" not in val_spec:
-                raise ValueError(f"val must be a list of split names or {{'holdout': fraction}}, got {val_spec!r}")
-            out["train"], out["val"] = _holdout(train, ds.labels, val_spec["holdout"], seed, groups)
-        elif val_spec is None:
-            raise ValueError(f"{ds.name}: split spec {spec} has no 'val': {_NEEDS_VAL}")
-        else:
-            out["train"], out["val"] = train, _named(ds, val_spec, "val")
+        out.update(_named_splits(ds, spec, seed, groups))
     for name, names in (spec.get("extra") or {}).items():
         if name in ("train", "val", "test"):
             raise ValueError(f"extra split name {name!r} clashes with train/val/test")
         out[name] = _named(ds, names, name)
     out = {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in out.items()}
-    if out["val"].size == 0:
-        raise ValueError(f"{ds.name}: split spec {spec} gives an empty val split: {_NEEDS_VAL}")
-    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
-    pairs += [(a, extra) for extra in (spec.get("extra") or {}) for a in ("train", "val")]
-    for a, b in pairs:
-        overlap = np.intersect1d(out[a], out[b])
-        if overlap.size:
-            what = "a held-out split" if b not in ("val", "test") else b
-            raise ValueError(f"{ds.name}: split spec {spec} puts {overlap.size} row(s) in both {a} and {b} "
-                             f"({what} must not share images with {a}: a model would be scored on images it "
-                             f"trained or was selected on)")
+    _check_disjoint(ds, spec, out)
     return out

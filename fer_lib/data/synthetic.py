@@ -95,6 +95,38 @@ def _segment(u, v, u1, v1, u2, v2):
     return np.sqrt((u - u1 - t * du) ** 2 + (v - v1 - t * dv) ** 2)
 
 
+def _draw_mouth(img: np.ndarray, u: np.ndarray, v: np.ndarray, e: dict[str, np.ndarray], p: dict[str, np.ndarray],
+                ink: np.ndarray, aa: float) -> np.ndarray:
+    """The mouth on a batch of faces (face coordinates u, v): open cavity, then the lip line."""
+    # open cavity, then the lip line (a parabola, corners up for curve > 0, tilted, one side raised)
+    my, mw = _col(p["mouth_y"]), _col(e["mouth_width"])
+    opening = _col(e["mouth_open"])
+    cavity = _soft(_ellipse(u, v, 0.0, my, mw * 0.85, np.maximum(opening, 0.01)), aa) * (opening > 0.01)
+    img = img + cavity * (ink * 0.6 - img)
+    side = _col(e["side"])
+    un = np.clip(u / mw, -1.0, 1.0)
+    line_v = my - _col(e["curve"]) * 0.24 * un * un + _col(e["tilt"]) * side * 0.2 * un
+    line_v = line_v - _col(e["lip_raise"]) * np.clip(side * un, 0.0, 1.0)
+    lip = _soft(np.maximum(np.abs(v - line_v) - _col(e["mouth_thick"]) / 2, np.abs(u) - mw), aa)
+    lip = lip * (1.0 - cavity * (opening > 0.02))
+    img = img + lip * (ink - img)
+
+    return img
+
+
+def _lighting_and_noise(img: np.ndarray, x: np.ndarray, y: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    """Lighting gradient, contrast and brightness, an occluding patch, then sensor noise."""
+    gradient = np.cos(_col(p["light_dir"])) * x + np.sin(_col(p["light_dir"])) * y
+    img = img * (1.0 + _col(p["light"]) * gradient)
+    img = (img - 0.5) * _col(p["contrast"]) + 0.5 + _col(p["brightness"])
+    occ = ((np.abs(x - _col(p["occ_x"])) < _col(p["occ_w"])) & (np.abs(y - _col(p["occ_y"])) < _col(p["occ_h"]))
+           & _col(p["occlude"]).astype(bool))
+    img = np.where(occ, _col(p["occ_val"]), img)
+    noise_rng = np.random.default_rng(int(p["noise_seed"][0]))
+    img = img + noise_rng.standard_normal(img.shape, dtype=np.float32) * _col(p["noise"])
+    return img
+
+
 def _render(e: dict[str, np.ndarray], p: dict[str, np.ndarray], size: int) -> np.ndarray:
     """Draw a batch of faces as float images in [0, 1] (vectorised over the batch)."""
     n = len(p["angle"])
@@ -136,28 +168,8 @@ def _render(e: dict[str, np.ndarray], p: dict[str, np.ndarray], size: int) -> np
         d = _segment(u, v, -0.08, ey + dv + 0.05, 0.08, ey + dv + 0.05)
         img = img + wrinkle * _soft(d - 0.012, aa) * (ink - img)
 
-    # mouth: open cavity, then the lip line (a parabola, corners up for curve > 0, tilted, one side raised)
-    my, mw = _col(p["mouth_y"]), _col(e["mouth_width"])
-    opening = _col(e["mouth_open"])
-    cavity = _soft(_ellipse(u, v, 0.0, my, mw * 0.85, np.maximum(opening, 0.01)), aa) * (opening > 0.01)
-    img = img + cavity * (ink * 0.6 - img)
-    side = _col(e["side"])
-    un = np.clip(u / mw, -1.0, 1.0)
-    line_v = my - _col(e["curve"]) * 0.24 * un * un + _col(e["tilt"]) * side * 0.2 * un
-    line_v = line_v - _col(e["lip_raise"]) * np.clip(side * un, 0.0, 1.0)
-    lip = _soft(np.maximum(np.abs(v - line_v) - _col(e["mouth_thick"]) / 2, np.abs(u) - mw), aa)
-    lip = lip * (1.0 - cavity * (opening > 0.02))
-    img = img + lip * (ink - img)
-
-    # lighting, contrast, occluder, noise
-    gradient = np.cos(_col(p["light_dir"])) * x + np.sin(_col(p["light_dir"])) * y
-    img = img * (1.0 + _col(p["light"]) * gradient)
-    img = (img - 0.5) * _col(p["contrast"]) + 0.5 + _col(p["brightness"])
-    occ = ((np.abs(x - _col(p["occ_x"])) < _col(p["occ_w"])) & (np.abs(y - _col(p["occ_y"])) < _col(p["occ_h"]))
-           & _col(p["occlude"]).astype(bool))
-    img = np.where(occ, _col(p["occ_val"]), img)
-    noise_rng = np.random.default_rng(int(p["noise_seed"][0]))
-    img = img + noise_rng.standard_normal(img.shape, dtype=np.float32) * _col(p["noise"])
+    img = _draw_mouth(img, u, v, e, p, ink, aa)
+    img = _lighting_and_noise(img, x, y, p)
     return np.clip(img, 0.0, 1.0)
 
 

@@ -7,7 +7,7 @@ boxes float32 (N, 4) as x0, y0, x1, y1 in the original frame's pixels, scores fl
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,13 +43,14 @@ class MTCNNDetector:
         self.min_conf = float(min_conf)
         self._models: dict[int, object] = {}
 
-    def _model(self, min_size: int):
+    def _model(self, min_size: int) -> Any:
         # one MTCNN per detector-scale min face size (frames of one source share a size: built once)
         if min_size not in self._models:
             self._models[min_size] = self._mtcnn_cls(keep_all=True, min_face_size=min_size, device=self.device)
         return self._models[min_size]
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (N, 4) in frame pixels and O-Net probabilities (N,) of the faces in `rgb` above min_conf."""
         import cv2
 
         height, width = rgb.shape[:2]
@@ -81,6 +82,7 @@ class FullFrameDetector:
     """The whole frame is one face (inputs that are already face crops)."""
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One box covering the whole frame, score 1."""
         height, width = rgb.shape[:2]
         return np.array([[0, 0, width, height]], np.float32), np.ones((1,), np.float32)
 

@@ -1,7 +1,7 @@
 """The trained run a live session classifies with: loading it, its colour mode, and face classification.
 
 The model, class names, input size and normalisation come from the run's manifest + checkpoint through
-`fer_lib.records.load_trained_model` (the contract's loader), so any run the engine trained works
+`fer_lib.engine.rebuild.load_trained_model` (the contract's loader), so any run the engine trained works
 without extra flags.
 """
 
@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from fer_lib.engine.rebuild import TrainedModel, load_trained_model
 
 # Datasets the study stores as grayscale images (fer_lib.data): runs trained on them see grayscale
 # faces replicated to 3 channels, so live crops are converted to grayscale first.
@@ -36,12 +39,10 @@ def checkpoint_path(run_dir: str | Path, which: str = "best") -> Path:
     return path
 
 
-def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu"):
+def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> TrainedModel:
     """The run's TrainedModel (model in eval mode on `device`, class_names, input_size, mean, std,
-    manifest, preprocess) via fer_lib.records.load_trained_model."""
+    manifest, predict_proba) via fer_lib.engine.rebuild.load_trained_model."""
     checkpoint_path(run_dir, which)
-    from fer_lib.records import load_trained_model
-
     return load_trained_model(Path(run_dir).expanduser(), which=which, device=device)
 
 
@@ -58,7 +59,7 @@ def _find_key(tree: Any, keys: tuple[str, ...]) -> Any:
     return None
 
 
-def run_color_mode(trained) -> str:
+def run_color_mode(trained: TrainedModel) -> str:
     """"gray" when the run trained on grayscale images, else "rgb".
 
     Looks for an explicit record first (TrainedModel.grayscale, or a manifest `grayscale` /
@@ -107,43 +108,34 @@ def square_crops(rgb: np.ndarray, boxes: np.ndarray, margin: float, size: int) -
 class FaceClassifier:
     """Classifies every face of a frame in one batch with a trained run.
 
-    color: "gray" crops are converted to grayscale (then replicated by the run's preprocessing), as the
-    run saw its training images; native_size > 0 first resizes crops to the training images' own
-    resolution (e.g. 48 for FER2013) so that upsampling blur matches training.
+    The crops go through the run's own `TrainedModel.predict_proba` (the study's one inference path:
+    the run's preprocessing, device, precision and memory format), so live probabilities are the
+    evaluation's. color: "gray" crops are converted to grayscale (then replicated by the run's
+    preprocessing), as the run saw its training images; native_size > 0 first resizes crops to the
+    training images' own resolution (e.g. 48 for FER2013) so that upsampling blur matches training.
     """
 
-    def __init__(self, trained, device: str = "cpu", color: str = "auto", margin: float = 0.2,
-                 native_size: int = 0):
+    def __init__(self, trained: TrainedModel, color: str = "auto", margin: float = 0.2, native_size: int = 0):
         if color not in COLOR_MODES:
             raise ValueError(f"unknown colour mode {color!r}; choose one of {', '.join(COLOR_MODES)}")
         self.trained = trained
-        self.device = device
         self.color = run_color_mode(trained) if color == "auto" else color
         self.margin = float(margin)
         self.native_size = int(native_size)
         self.class_names = list(trained.class_names)
         self.input_size = int(trained.input_size)
 
-    def preprocess(self, rgb: np.ndarray, boxes: np.ndarray):
-        """The float (N, 3, S, S) batch the model sees for these boxes."""
+    def crops(self, rgb: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
+        """The uint8 face crops of `boxes` as one tensor: (N, S, S) for gray, (N, S, S, 3) for rgb."""
         import cv2
-        import torch
 
-        crop_size = self.native_size or self.input_size
-        crops = square_crops(rgb, boxes, self.margin, crop_size)
+        crops = square_crops(rgb, boxes, self.margin, self.native_size or self.input_size)
         if self.color == "gray":
             crops = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
-        batch = torch.from_numpy(np.stack(crops))
-        return self.trained.preprocess(batch)
+        return torch.from_numpy(np.stack(crops))
 
     def __call__(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Softmax probabilities (N, num_classes) for the faces in `boxes` (empty: (0, C))."""
-        import torch
-
         if len(boxes) == 0:
             return np.zeros((0, len(self.class_names)), np.float32)
-        batch = self.preprocess(rgb, boxes).to(self.device)
-        with torch.inference_mode():
-            logits = self.trained.model(batch)
-            probs = torch.softmax(logits.float(), dim=1)
-        return probs.cpu().numpy()
+        return np.asarray(self.trained.predict_proba(self.crops(rgb, boxes)), dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -106,7 +106,7 @@ class ImageSource(FrameSource):
 class CaptureSource(FrameSource):
     """A video file or a webcam read with cv2.VideoCapture."""
 
-    def __init__(self, capture, kind: str, description: str, max_frames: int | None = None):
+    def __init__(self, capture: Any, kind: str, description: str, max_frames: int | None = None):
         import cv2
 
         self.capture = capture
@@ -149,10 +149,11 @@ class CaptureSource(FrameSource):
             index += 1
 
     def close(self) -> None:
+        """Release the capture device or file."""
         self.capture.release()
 
 
-def _quietly(make):
+def _quietly(make: Callable[[], Any]) -> Any:
     """Call `make()` with OpenCV's own warnings silenced."""
     import cv2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class ProbabilitySmoother:
 
     def __init__(self, window: int = 1):
         self.window = max(1, int(window))
-        self._history: dict[int, deque] = {}
+        self._history: dict[int, deque[np.ndarray]] = {}
 
     def __call__(self, face_id: int, probs: np.ndarray) -> np.ndarray:
         """Add this frame's probabilities for `face_id`; return the smoothed vector."""
@@ -95,7 +96,7 @@ class ProbabilitySmoother:
         history.append(np.asarray(probs, np.float32))
         return np.mean(np.stack(history), axis=0)
 
-    def keep_only(self, face_ids) -> None:
+    def keep_only(self, face_ids: Iterable[int]) -> None:
         """Forget faces that are no longer tracked."""
         alive = set(face_ids)
         for face_id in list(self._history):

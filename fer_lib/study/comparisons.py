@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fer_lib.records import at_full_budget, one_run_per_seed
+from fer_lib.runs.select import at_full_budget, one_run_per_seed
 
 ALPHA = 0.05
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,19 +24,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_lib.config import run_fold, upgrade_stored_config
-from fer_lib.outputs import atomic_write_text, portable
-from fer_lib.paths import PROJECT_ROOT, results_dir, runs_dir_for
-from fer_lib.runlock import writer_alive
+from fer_lib.config import upgrade_stored_config
+from fer_lib.outputs import atomic_write_text
+from fer_lib.paths import results_dir, runs_dir_for
+from fer_lib.runs.lock import writer_alive
 
 MANIFEST = "manifest.json"
+
+
 # 1: the first records (train.amp in the config, no lock); 2: train.precision, schema_version, run lock.
 SCHEMA_VERSION = 2
+
+
 HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1_weighted",
                    "epoch_s", "img_per_s"]
 
-
-# ---------------------------------------------------------------- small utilities
 
 def utc_now() -> str:
     """Current UTC time, ISO 8601 with seconds."""
@@ -88,55 +88,6 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def git_info(repo: Path = PROJECT_ROOT) -> dict:
-    """{commit, dirty} of the repository holding the code ("unknown" outside git)."""
-    try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain"],
-                                capture_output=True, text=True, timeout=20, check=True).stdout
-        return {"commit": commit, "dirty": bool(status.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": "unknown", "dirty": "unknown"}
-
-
-def device_name(device) -> str:
-    """Human-readable device: the CUDA device name, or the CPU model and thread count."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{cpu_model()} CPU ({torch.get_num_threads()} threads)"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def library_versions() -> dict:
-    """Versions of the libraries a run depends on."""
-    import torch
-    import torchvision
-
-    try:
-        import timm
-
-        timm_version = timm.__version__
-    except ImportError:  # pragma: no cover
-        timm_version = "not installed"
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm_version,
-            "numpy": np.__version__, "python": platform.python_version(),
-            "cuda": torch.version.cuda or "none"}
-
-
 def new_run_dir(experiment: str, profile: str, dataset: str, seed: int, root: str | Path | None = None) -> Path:
     """Create <runs>/<experiment>/<UTC yyyymmdd-HHMMSS>-<profile>-<dataset>-s<seed>[-N]/; <runs> is `root`,
     else fer_lib.paths.runs_dir_for(dataset) (synthetic-data runs go to the scratch space)."""
@@ -153,8 +104,6 @@ def new_run_dir(experiment: str, profile: str, dataset: str, seed: int, root: st
             continue
     raise RuntimeError(f"could not create a run directory under {base}")
 
-
-# ---------------------------------------------------------------- writing a run
 
 class RunRecorder:
     """Writes one run's records as training progresses."""
@@ -200,8 +149,6 @@ class RunRecorder:
         plt.close(fig)
         return path
 
-
-# ---------------------------------------------------------------- reading runs
 
 @dataclass
 class Run:
@@ -271,32 +218,6 @@ def load_run(path: str | Path) -> Run:
     return Run(path=path, manifest=manifest, history=history, metrics=metrics)
 
 
-def run_budget(manifest: dict) -> tuple[int, int]:
-    """(epochs the run was allowed, epochs the experiment's recipe asks for)."""
-    return int(manifest.get("epochs_override") or manifest["epochs"]), int(manifest["recipe_epochs"])
-
-
-def at_full_budget(manifest: dict) -> bool:
-    """Whether a run was allowed the whole epoch budget of its experiment's recipe (only such runs count)."""
-    allowed, recipe = run_budget(manifest)
-    return allowed >= recipe
-
-
-def one_run_per_seed(runs: list[dict]) -> list[dict]:
-    """The latest complete run of each seed, and of each fold of a k-fold protocol (runs as real_runs gives
-    them: dicts with manifest, metrics, run_dir), in (seed, fold) order."""
-    def stamp(run: dict) -> str:
-        return run["manifest"].get("finished") or run["manifest"].get("started") or ""
-
-    latest: dict = {}
-    for run in runs:
-        m = run["manifest"]
-        key = (m.get("seed"), run_fold(stored_config(m)) if "data" in m.get("config", {}) else None)
-        if key not in latest or stamp(run) > stamp(latest[key]):
-            latest[key] = run
-    return [latest[k] for k in sorted(latest, key=lambda key: tuple((v is None, v) for v in key))]
-
-
 def list_runs(experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:
     """One row per run (optionally of one experiment): key manifest fields + headline metrics per split."""
     base = runs_root(root)
@@ -324,34 +245,6 @@ def list_runs(experiment: str | None = None, root: str | Path | None = None) -> 
                 row[f"{split}_{key}"] = met.get(key)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------- loading a trained model
-
-@dataclass
-class TrainedModel:
-    """A trained network ready for inference, with the preprocessing it was trained with."""
-
-    model: Any
-    class_names: list[str]
-    input_size: int
-    mean: list[float]
-    std: list[float]
-    manifest: dict
-
-    def preprocess(self, batch_uint8):
-        """uint8 (B,H,W) or (B,H,W,3) -> normalised float (B,3,S,S) on the model's device."""
-        from fer_lib.augment import preprocess
-
-        device = next(self.model.parameters()).device
-        return preprocess(batch_uint8.to(device), self.input_size, self.mean, self.std)
-
-    def predict_proba(self, batch_uint8):
-        """Class probabilities (B, C) as a float tensor on the CPU."""
-        import torch
-
-        with torch.no_grad():
-            return torch.softmax(self.model(self.preprocess(batch_uint8)).float(), 1).cpu()
 
 
 def checkpoint_meta(ckpt: dict) -> dict:
@@ -388,26 +281,3 @@ def load_checkpoint(path: str | Path) -> dict:
     if missing:
         raise ValueError(f"{path} is not a fer-repro checkpoint: it lacks {missing}; {fix}")
     return ckpt
-
-
-def load_trained_model(run_dir: str | Path, which: str = "best", device: str = "cpu") -> TrainedModel:
-    """Rebuild the model of a run from checkpoints/<which>.pt (best or last), in eval mode on `device`."""
-    import torch
-
-    from fer_lib.models import create_model
-
-    run_dir = Path(run_dir)
-    path = run_dir / "checkpoints" / f"{which}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint {path} (is the run complete? checkpoints are not in git: "
-                                f"re-run `python -m fer_lib train` to recreate them)")
-    meta = load_checkpoint(path)
-    model = create_model(meta["model_name"], num_classes=meta["num_classes"], pretrained=False,
-                         **(meta.get("model_options") or {}))
-    model.load_state_dict(meta["model_state"])
-    model.to(device).eval()
-    manifest_path = run_dir / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    return TrainedModel(model=model, class_names=list(meta["class_names"]), input_size=int(meta["input_size"]),
-                        mean=list(meta["mean"]), std=list(meta["std"]), manifest=manifest)
-

@@ -12,7 +12,7 @@ import pandas as pd
 
 from fer_lib.outputs import LOCAL_ONLY_NOTEBOOKS, atomic_write_text, local_only_figures, shows_dataset_images
 from fer_lib.paths import results_dir, scratch_dir, scratch_mode
-from fer_lib.runlock import clean_temp_files
+from fer_lib.runs.lock import clean_temp_files
 
 # (group title, notebook sections in it); the verdicts come first.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -120,6 +120,74 @@ def _title(stem: str) -> str:
     return stem.replace("_", " ").capitalize()
 
 
+def _render_table(root: Path, table: Path) -> tuple[str, str]:
+    """(HTML, Markdown) of one saved table; the verdict table renders as the dashboard."""
+    rel = table.relative_to(root)
+    if table.name == "verdicts.csv":
+        verdicts = pd.read_csv(table, dtype={"seeds": str})
+        if DASHBOARD_COLUMNS <= set(verdicts.columns):
+            return (f'<h4>Verdicts <a class="meta" href="{rel}">csv (every column)</a></h4>'
+                    + verdict_dashboard(verdicts),
+                    f"\n**Verdicts** ([csv]({rel}))\n\n{verdicts.to_markdown(index=False)}\n")
+    try:
+        df = pd.read_csv(table)
+    except pd.errors.EmptyDataError:  # a table with no rows and no columns (nothing to list yet)
+        df = pd.DataFrame({"": ["(none yet)"]})
+    return (f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>\n'
+            '<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True,
+                                                float_format=_number) + "</div>",
+            f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
+
+
+def _render_figures(root: Path, section_dir: Path, figures: list[Path], scratch: bool) -> tuple[list[str], list[str]]:
+    """(HTML, Markdown) pieces of a section's figures; in the record, local-only ones are named, not shown."""
+    body, md = [], []
+    if not scratch:  # named from the committed list, so every clone's report is the same
+        local_only = set(local_only_figures(section_dir))
+        figures = [f for f in figures if f.name not in local_only and not shows_dataset_images(f)]
+        for name in sorted(local_only):
+            body.append(f'<p class="missing">{html.escape(_title(Path(name).stem))}: {LOCAL_ONLY}</p>')
+            md.append(f"\n_{_title(Path(name).stem)}: {LOCAL_ONLY}_\n")
+    for figure in figures:
+        rel = figure.relative_to(root)
+        body.append(f'<figure><img src="{rel}" alt="{html.escape(figure.stem)}">'
+                    f"<figcaption>{html.escape(_title(figure.stem))}</figcaption></figure>")
+        md.append(f"\n![{figure.stem}]({rel})\n")
+    return body, md
+
+
+def _render_section(root: Path, section: str, scratch: bool) -> tuple[list[str], list[str]]:
+    """(HTML, Markdown) pieces of one notebook's section: notes, tables, figures, run manifests."""
+    section_dir = root / section
+    notebook = root / "notebooks" / f"{section}.ipynb"
+    if section in LOCAL_ONLY_NOTEBOOKS and not scratch:  # git-ignored: the same text in every clone
+        nb_link = ' <span class="meta">(executed notebook kept local: it shows dataset images)</span>'
+    else:
+        nb_link = (f' <a class="meta" href="notebooks/{section}.ipynb">(executed notebook)</a>'
+                   if notebook.exists() else "")
+    body, md = [f"<h3>{html.escape(section)}{nb_link}</h3>"], [f"\n### {section}\n"]
+    if not section_dir.is_dir():
+        return (body + ['<p class="missing">Not generated yet: run <code>make reproduce</code>.</p>'],
+                md + ["\n_Not generated yet: run `make reproduce`._\n"])
+    notes, tables, figures, runs = _section_items(section_dir)
+    for note in notes:
+        text = note.read_text()
+        body.append(f'<div class="note">{mistune.html(html.escape(text, quote=False))}</div>')
+        md.append(f"\n{text}\n")
+    for table in tables:
+        piece_html, piece_md = _render_table(root, table)
+        body.append(piece_html)
+        md.append(piece_md)
+    figure_html, figure_md = _render_figures(root, section_dir, figures, scratch)
+    body += figure_html
+    md += figure_md
+    if runs:
+        links = ", ".join(f'<a href="{r}/manifest.json">{html.escape(Path(r).name)}</a>' for r in runs)
+        body.append(f'<p class="meta">Run manifests: {links}</p>')
+        md.append("\nRun manifests: " + ", ".join(f"[{Path(r).name}]({r}/manifest.json)" for r in runs) + "\n")
+    return body, md
+
+
 def build_report(root: Path | None = None) -> Path:
     """Write index.html and index.md under results/ from whatever the notebooks saved; returns the HTML path."""
     root = root or results_dir()
@@ -140,57 +208,9 @@ def build_report(root: Path | None = None) -> Path:
         body.append(f'<h2 id="{anchor}">{html.escape(group)}</h2>')
         md.append(f"\n## {group}\n")
         for section in sections:
-            section_dir = root / section
-            notebook = root / "notebooks" / f"{section}.ipynb"
-            if section in LOCAL_ONLY_NOTEBOOKS and not scratch:  # git-ignored: the same text in every clone
-                nb_link = ' <span class="meta">(executed notebook kept local: it shows dataset images)</span>'
-            else:
-                nb_link = (f' <a class="meta" href="notebooks/{section}.ipynb">(executed notebook)</a>'
-                           if notebook.exists() else "")
-            body.append(f"<h3>{html.escape(section)}{nb_link}</h3>")
-            md.append(f"\n### {section}\n")
-            if not section_dir.is_dir():
-                body.append('<p class="missing">Not generated yet: run <code>make reproduce</code>.</p>')
-                md.append("\n_Not generated yet: run `make reproduce`._\n")
-                continue
-            notes, tables, figures, runs = _section_items(section_dir)
-            for note in notes:
-                text = note.read_text()
-                body.append(f'<div class="note">{mistune.html(html.escape(text, quote=False))}</div>')
-                md.append(f"\n{text}\n")
-            for table in tables:
-                if table.name == "verdicts.csv":
-                    verdicts = pd.read_csv(table, dtype={"seeds": str})
-                    if DASHBOARD_COLUMNS <= set(verdicts.columns):
-                        body.append(f'<h4>Verdicts <a class="meta" href="{table.relative_to(root)}">csv (every '
-                                    f'column)</a></h4>' + verdict_dashboard(verdicts))
-                        md.append(f"\n**Verdicts** ([csv]({table.relative_to(root)}))\n\n"
-                                  f"{verdicts.to_markdown(index=False)}\n")
-                        continue
-                try:
-                    df = pd.read_csv(table)
-                except pd.errors.EmptyDataError:  # a table with no rows and no columns (nothing to list yet)
-                    df = pd.DataFrame({"": ["(none yet)"]})
-                rel = table.relative_to(root)
-                body.append(f'<h4>{html.escape(_title(table.stem))} <a class="meta" href="{rel}">csv</a></h4>')
-                body.append('<div class="scroll">' + df.to_html(index=False, na_rep="", border=0, escape=True,
-                                                                float_format=_number) + "</div>")
-                md.append(f"\n**{_title(table.stem)}** ([csv]({rel}))\n\n{df.to_markdown(index=False)}\n")
-            local_only = set(local_only_figures(section_dir))
-            if not scratch:  # named from the committed list, so every clone's report is the same
-                figures = [f for f in figures if f.name not in local_only and not shows_dataset_images(f)]
-                for name in sorted(local_only):
-                    body.append(f'<p class="missing">{html.escape(_title(Path(name).stem))}: {LOCAL_ONLY}</p>')
-                    md.append(f"\n_{_title(Path(name).stem)}: {LOCAL_ONLY}_\n")
-            for figure in figures:
-                rel = figure.relative_to(root)
-                body.append(f'<figure><img src="{rel}" alt="{html.escape(figure.stem)}">'
-                            f"<figcaption>{html.escape(_title(figure.stem))}</figcaption></figure>")
-                md.append(f"\n![{figure.stem}]({rel})\n")
-            if runs:
-                links = ", ".join(f'<a href="{r}/manifest.json">{html.escape(Path(r).name)}</a>' for r in runs)
-                body.append(f'<p class="meta">Run manifests: {links}</p>')
-                md.append("\nRun manifests: " + ", ".join(f"[{Path(r).name}]({r}/manifest.json)" for r in runs) + "\n")
+            section_html, section_md = _render_section(root, section, scratch)
+            body += section_html
+            md += section_md
     title = "fer-repro pipeline check" if scratch else "fer-repro results"
     banner_html = f"<p class='banner'>{html.escape(banner)}</p>" if banner else ""
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{_CSS}</style>"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fer_lib.outputs import portable_notebook
 from fer_lib.paths import OUTPUT_ENV, PROJECT_ROOT, results_dir
+from fer_lib.study.report import build_report as _build
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -95,7 +96,6 @@ def _execute(profile: str, data_dir: str | None, seed: int, only: list[str] | No
         timings.append((book.stem, time.perf_counter() - start))
         print(f"[reproduce] {book.stem} done in {timings[-1][1]:.0f} s", flush=True)
     if build_report:
-        from fer_lib.report import build_report as _build
 
         html = _build()
         print(f"[reproduce] report: {html}")

@@ -8,25 +8,23 @@ distribution over its pixels, so a uniform map of H x W pixels has the maximum, 
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-Preprocess = Callable[[torch.Tensor], torch.Tensor]
+from fer_lib.engine.predict import predict
+from fer_lib.engine.rebuild import TrainedModel
 
 
-@torch.no_grad()
-def extract_features(model: nn.Module, images: np.ndarray, preprocess: Preprocess,
-                     batch_size: int = 128, device: str = "cpu") -> np.ndarray:
-    """Penultimate features (B, D) of uint8 `images` via `forward_head(forward_features(x), pre_logits=True)`."""
-    model.eval().to(device)
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        batch = preprocess(torch.from_numpy(images[start:start + batch_size]).to(device))
-        chunks.append(model.forward_head(model.forward_features(batch), pre_logits=True).float().cpu())
-    return torch.cat(chunks).numpy()
+def extract_features(trained: TrainedModel, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Penultimate features (B, D) of uint8 `images` via `forward_head(forward_features(x), pre_logits=True)`,
+    through the study's one predict loop (the run's preprocessing, precision and memory format)."""
+    model = trained.model
+    features = predict(model, torch.from_numpy(np.ascontiguousarray(images)), trained.runtime, batch_size=batch_size,
+                       forward=lambda x: model.forward_head(model.forward_features(x), pre_logits=True),
+                       desc="features")
+    return features.cpu().numpy()
 
 
 def tsne_embedding(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
@@ -110,7 +108,7 @@ def examples_per_class(labels: np.ndarray, num_classes: int, n_per_class: int, s
 
 
 def gradcam_batches(trained, images: np.ndarray, targets: np.ndarray, batch_size: int = 8) -> np.ndarray:
-    """Grad-CAM maps (N, S, S) of a fer_lib.records.TrainedModel for uint8 images, class `targets` each."""
+    """Grad-CAM maps (N, S, S) of a fer_lib.engine.rebuild.TrainedModel for uint8 images, class `targets` each."""
     maps = []
     for start in range(0, len(images), batch_size):
         batch = trained.preprocess(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])))

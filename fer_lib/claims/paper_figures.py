@@ -2,7 +2,7 @@
 
 Each PaperFigure names the model configuration of this study that corresponds to a paper's row
 and what the paper prints for it. P4's "GFLOPs" are compared with our GMACs (see
-fer_lib.complexity). P4 measured FPS on an RTX 3060 (P4 Table 4), batch size not stated.
+fer_lib.bench.complexity). P4 measured FPS on an RTX 3060 (P4 Table 4), batch size not stated.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ RATIO_CLAIMS: tuple[RatioClaim, ...] = (
 
 
 def table_entries() -> list[dict[str, Any]]:
-    """Entries for fer_lib.complexity.complexity_table, one per paper row."""
+    """Entries for fer_lib.bench.complexity.complexity_table, one per paper row."""
     return [dict(label=f.label, name=f.model, options=dict(f.options), **({"input_size": f.input_size}
                                                                         if f.input_size else {}))
             for f in PAPER_FIGURES]

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fer_lib.complexity import count_flops
+from fer_lib.bench.complexity import count_flops
+from fer_lib.claims import load_claims
 from fer_lib.config import list_configs, load_config, run_fold, split_spec
 from fer_lib.data import load_dataset, split_indices
 from fer_lib.models import create_model
-from fer_lib.records import at_full_budget, list_runs, load_run
-from fer_lib.claims import load_claims
+from fer_lib.runs.select import at_full_budget, counted_runs
+from fer_lib.runs.store import load_run
 
 ASSUMED_TFLOPS = 200.0  # sustained bf16 training throughput assumed on one H200 (~25 % of its 790 peak)
 SCRATCH_VS_PRETRAINED = 0.25  # weight of an ImageNet-pretrained claim that a from-scratch run can only bound
@@ -110,12 +111,8 @@ def throughput(model: str, input_size: int, batch: int, measured: dict[tuple[str
 
 def complete_keys() -> set[tuple[str, int, int | None]]:
     """(experiment, seed, fold) of the complete full-budget real-data runs already in the record."""
-    table = list_runs()
-    if table.empty:
-        return set()
     keys = set()
-    done = table[(table["status"] == "complete") & table["real_data"].fillna(False).astype(bool)]
-    for path in done["path"]:
+    for path in counted_runs(real_only=True)["path"]:
         run = load_run(path)
         m = run.manifest
         if at_full_budget(m):

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from fer_lib.claims import load_claims
-from fer_lib.comparisons import mcnemar_exact
+from fer_lib.study.comparisons import mcnemar_exact
 
 ALPHA, POWER = 0.05, 0.80
 

@@ -13,16 +13,17 @@ of the repeats: per-batch latency (ms) and images per second for each batch size
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from typing import Any, Iterable
 
 import pandas as pd
 import torch
-from fer_lib.devices import resolve_device, synchronize
 import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from fer_lib.claims.paper_figures import PAPER_FIGURES, RATIO_CLAIMS
+from fer_lib.devices import cpu_threads, device_label, resolve_device, synchronize
 from fer_lib.models import count_params, create_model, model_spec
 
 # How hard notebooks time models: smoke = a few repeats (CPU minutes), full = the benchmark setting.
@@ -34,14 +35,6 @@ SPEED_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def device_label(device: torch.device) -> str:
-    """Human-readable device: GPU name, or 'cpu (N threads)'."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    n = torch.get_num_threads()
-    return f"cpu ({n} thread{'s' if n > 1 else ''})"
-
-
 def param_counts(model: nn.Module) -> dict[str, int]:
     """{'params': all parameters, 'trainable_params': those with requires_grad}."""
     return dict(params=count_params(model), trainable_params=count_params(model, trainable_only=True))
@@ -50,8 +43,6 @@ def param_counts(model: nn.Module) -> dict[str, int]:
 @torch.no_grad()
 def count_flops(model: nn.Module, input_size: int, device: str | torch.device = "cpu") -> int:
     """FLOPs of one forward pass of one (3, S, S) image (a multiply-add counts 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     device = resolve_device(device)
     was_training = model.training
     model.eval()
@@ -66,8 +57,6 @@ def count_flops(model: nn.Module, input_size: int, device: str | torch.device = 
 @torch.no_grad()
 def flops_by_module(model: nn.Module, input_size: int, depth: int = 2) -> pd.DataFrame:
     """GMACs of each submodule down to `depth` levels (one (3,S,S) image), largest first."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
@@ -83,18 +72,6 @@ def flops_by_module(model: nn.Module, input_size: int, depth: int = 2) -> pd.Dat
         if name == "(total)" or name.count(".") < depth:
             rows.append(dict(module=name, gmacs=sum(ops.values()) / 2e9))
     return pd.DataFrame(rows).sort_values("gmacs", ascending=False, ignore_index=True)
-
-
-@contextlib.contextmanager
-def cpu_threads(threads: int | None):
-    """Temporarily set torch's CPU thread count (None: leave it as it is)."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _time_passes(
@@ -218,13 +195,11 @@ def _complexity_table(names_and_options, device, measure_speed, num_classes, bat
 
 
 def compare_with_papers(table: pd.DataFrame) -> pd.DataFrame:
-    """`table` (labelled as fer_lib.models.paper_figures) joined with the papers' printed figures.
+    """`table` (labelled as fer_lib.claims.paper_figures) joined with the papers' printed figures.
 
     Adds paper_params / paper_gflops / paper_fps / source / note, `params_match` (exact counts equal,
     or rounded counts equal at the paper's 0.1 M precision) and `gmacs / paper_gflops`.
     """
-    from fer_lib.models.paper_figures import PAPER_FIGURES
-
     figs = pd.DataFrame([dict(label=f.label, paper_params=f.params, paper_params_exact=f.params_exact,
                               paper_gflops=f.gflops, paper_fps=f.fps, source=f.source, note=f.note)
                          for f in PAPER_FIGURES])
@@ -247,8 +222,6 @@ def ratio_table(table: pd.DataFrame) -> pd.DataFrame:
 
     For FPS claims both batch-1 FPS and the largest measured batch's img/s are given.
     """
-    from fer_lib.models.paper_figures import RATIO_CLAIMS
-
     by_label = table.set_index("label")
     speed_cols = sorted((c for c in table.columns if c.startswith("img_per_s_b")), key=lambda c: int(c[11:]))
     rows = []

@@ -21,6 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fer_lib.data.explore import try_load
+from fer_lib.engine.rebuild import load_trained_model, run_dataset
+from fer_lib.runs.store import load_run
+
 _LUMA = np.array([0.2989, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as fer_lib.augment
 
 
@@ -64,7 +68,7 @@ def to_grayscale(images: np.ndarray) -> np.ndarray:
 
 
 def cross_evaluate(trained, images: np.ndarray, labels: np.ndarray, class_names, batch_size: int = 128) -> dict:
-    """Accuracy of a fer_lib.records.TrainedModel on (images, labels indexed into class_names), shared classes only.
+    """Accuracy of a fer_lib.engine.rebuild.TrainedModel on (images, labels indexed into class_names), shared classes only.
 
     Returns {accuracy, accuracy_unrestricted, n, shared, dropped_from_data, not_in_data}; accuracies in %
     (NaN when no image has a shared class).
@@ -105,9 +109,6 @@ def cross_dataset_table(run_dirs: list[str | Path], eval_sets: list[str], data_d
     A test set that cannot be loaded gets a row with its reason. `max_per_set` caps the images per
     cell (seeded random subset) for quick CPU runs; None uses every test image.
     """
-    from fer_lib.data.explore import try_load
-    from fer_lib.notebook_steps import run_dataset
-    from fer_lib.records import load_run, load_trained_model
 
     loaded: dict[str, tuple] = {}
     rows = []

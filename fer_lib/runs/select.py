@@ -1,0 +1,73 @@
+"""The one place that decides which runs count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fer_lib.config import run_fold
+from fer_lib.runs.store import list_runs, load_run, stored_config
+
+
+def run_budget(manifest: dict) -> tuple[int, int]:
+    """(epochs the run was allowed, epochs the experiment's recipe asks for)."""
+    return int(manifest.get("epochs_override") or manifest["epochs"]), int(manifest["recipe_epochs"])
+
+
+def at_full_budget(manifest: dict) -> bool:
+    """Whether a run was allowed the whole epoch budget of its experiment's recipe (only such runs count)."""
+    allowed, recipe = run_budget(manifest)
+    return allowed >= recipe
+
+
+def one_run_per_seed(runs: list[dict]) -> list[dict]:
+    """The latest complete run of each seed, and of each fold of a k-fold protocol (runs as real_runs gives
+    them: dicts with manifest, metrics, run_dir), in (seed, fold) order."""
+    def stamp(run: dict) -> str:
+        return run["manifest"].get("finished") or run["manifest"].get("started") or ""
+
+    latest: dict = {}
+    for run in runs:
+        m = run["manifest"]
+        key = (m.get("seed"), run_fold(stored_config(m)) if "data" in m.get("config", {}) else None)
+        if key not in latest or stamp(run) > stamp(latest[key]):
+            latest[key] = run
+    return [latest[k] for k in sorted(latest, key=lambda key: tuple((v is None, v) for v in key))]
+
+
+def counted_runs(experiments: str | list[str] | None = None, *, real_only: bool = False, newest_first: bool = False,
+                 real_first: bool = True, root: str | Path | None = None) -> pd.DataFrame:
+    """The one selection of runs that count: complete ones (a run being written or interrupted never counts),
+    of `experiments` (all when None), real-data only when asked; list_runs rows in experiment order, each
+    experiment's runs in path order, or newest first (real-data ones first) with `newest_first`."""
+    names = [experiments] if isinstance(experiments, str) else experiments
+    frames = [list_runs(name, root=root) for name in (names if names is not None else [None])]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["path", "status", "real_data", "started"])
+    runs = pd.concat(frames, ignore_index=True)
+    runs = runs[runs["status"] == "complete"]
+    if real_only:
+        runs = runs[runs["real_data"].fillna(False).astype(bool)]
+    if newest_first:
+        runs = runs.sort_values("started", ascending=False)
+        if real_first:
+            runs = runs.sort_values("real_data", ascending=False, kind="stable")
+    return runs
+
+
+def latest_runs(experiment: str, real_first: bool = True) -> list[Path]:
+    """Complete runs of an experiment, newest first (real-data ones first unless real_first is False)."""
+    return [Path(p) for p in counted_runs(experiment, newest_first=True, real_first=real_first)["path"]]
+
+
+def complete_runs(experiments: list[str]) -> list[Path]:
+    """Every complete recorded run of the experiments (what the summary tables are computed from)."""
+    return [Path(p) for p in counted_runs(list(experiments))["path"]]
+
+
+def real_runs(root: str | Path | None = None) -> list[dict]:
+    """Every complete run on real data, as dicts with manifest, metrics and run_dir (what verdicts read)."""
+    runs = [load_run(path) for path in counted_runs(real_only=True, root=root)["path"]]
+    return [{"manifest": r.manifest, "metrics": r.metrics, "run_dir": r.path} for r in runs if r.metrics]

@@ -1,0 +1,65 @@
+"""Run-based claims judged again on the cleaned test set: the same runs' recorded predictions without the
+test images that have a train (near-)duplicate or a conflicting-label twin (fer_lib.data.audit).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
+from fer_lib.data import audit
+from fer_lib.data.explore import try_load
+from fer_lib.engine.metrics import compute_metrics
+from fer_lib.study.judging import claim_metric, judge, uncertainty_tolerance
+
+CLEANED_VIEW = "cleaned (both)"   # fer_lib.data.audit.test_subsets: no train (near-)duplicate, no conflicting label
+
+
+@lru_cache(maxsize=8)
+def cleaned_exclusions(dataset: str, data_dir: str | None) -> frozenset[int] | str:
+    """Dataset indices of the test images the cleaned view leaves out (a train (near-)duplicate or a
+    conflicting-label duplicate: fer_lib.data.audit), or why they cannot be known here."""
+    ds, why = try_load(dataset, data_dir)
+    if ds is None:
+        return f"needs the {dataset} images for the audit ({why})"
+    return frozenset(audit.test_subsets(ds, audit.audit_dataset(ds))[CLEANED_VIEW])
+
+
+def metric_on_predictions(run: dict, claim: dict, excluded: frozenset[int] = frozenset()) -> tuple[float | None, int]:
+    """(the claim's metric, images scored) recomputed from a run's recorded predictions on the claim's
+    split, leaving out the `excluded` dataset indices; (None, 0) when the run recorded no predictions."""
+    path = Path(run["run_dir"]) / f"predictions_{claim.get('split', 'test')}.csv"
+    if not path.exists():
+        return None, 0
+    preds = pd.read_csv(path, usecols=["index", "label", "pred"])
+    preds = preds[~preds["index"].isin(excluded)]
+    metrics = compute_metrics(preds["label"].to_numpy(), preds["pred"].to_numpy(),
+                              run["manifest"]["dataset"]["class_names"], n_bootstrap=0)
+    return claim_metric({claim.get("split", "test"): metrics}, claim), len(preds)
+
+
+def cleaned_columns(claim: dict, chosen: list[dict], judged: bool, data_dir=None) -> dict:
+    """The same claim on the cleaned test set (same runs, same tolerance rule on the images left), beside
+    the official verdict; `judged` False when the runs cannot be judged yet (the same reason holds)."""
+    excluded = cleaned_exclusions(claim["dataset"], None if data_dir is None else str(data_dir))
+    if isinstance(excluded, str):
+        return {"verdict_cleaned": "not run", "why_cleaned": excluded}
+    scored = [metric_on_predictions(r, claim, excluded) for r in chosen]
+    if any(value is None for value, _ in scored):
+        return {"verdict_cleaned": "not run", "why_cleaned": "a run without recorded predictions"}
+    by_seed: dict = {}
+    for run, (value, _) in zip(chosen, scored):
+        by_seed.setdefault(run["manifest"]["seed"], []).append(value)
+    numbers = np.array([np.mean(values) for values in by_seed.values()], dtype=float)
+    mean, images = float(numbers.mean()), scored[0][1]
+    out = {"ours_cleaned": mean, "test_images_cleaned": images}
+    if not judged:
+        return {**out, "verdict_cleaned": "inconclusive", "why_cleaned": "as on the official test set"}
+    per_class = claim["kind"] in ("recall", "class_error")
+    tol, rule = uncertainty_tolerance(claim, numbers, None if per_class else images)
+    cleaned, why = judge(claim, chosen, float(claim["value"]), mean, tol)
+    return {**out, "verdict_cleaned": cleaned, "why_cleaned": why or rule}

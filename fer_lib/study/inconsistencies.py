@@ -1,0 +1,59 @@
+"""The papers' internal inconsistencies, each with the arithmetic that shows it."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from fer_lib.bench.complexity import count_flops
+from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
+from fer_lib.claims.paper_tables import P3_TABLE1_TEST_SUPPORT
+from fer_lib.data.explore import p1_table4_comparison, try_load
+from fer_lib.models import create_model
+
+
+def p3_support_sum(item: dict, data_dir=None) -> str:
+
+    total = sum(P3_TABLE1_TEST_SUPPORT.values())
+    printed = load_claims()["paper_tables"]["P3_table1_accuracy_support"]
+    return f"class supports sum to {total:,}; accuracy row says {printed:,}"
+
+
+def p4_entropy_max(item: dict, data_dir=None) -> str:
+    original = load_claims()["paper_tables"]["P4_table3_entropy"]["original"].values()
+    bound = math.log(224 * 224)
+    return (f"original maps {min(original):.2f}-{max(original):.2f} nats vs uniform bound ln(224*224) = {bound:.2f}: "
+            f"{100 * min(original) / bound:.0f}-{100 * max(original) / bound:.0f}% of maximum")
+
+
+def p4_spst_gmacs(item: dict, data_dir=None) -> str:
+
+
+    base = count_flops(create_model("swin_spst_ema", spst_stage=None, ema_after=None), 224) / 2e9
+    spst = count_flops(create_model("swin_spst_ema", spst_stage=4, ema_after=None), 224) / 2e9
+    paper = {c["id"]: float(c["value"]) for c in load_claims()["claims"] if c.get("value") is not None}
+    p_base, p_spst = paper["P4-gflops-base"], paper["P4-gflops-spst"]
+    return (f"ours: Swin-T {base:.3f} -> SPST(4) {spst:.3f} GMACs (-{base - spst:.3f}); "
+            f"P4: {p_base:.2f} -> {p_spst:.2f} (-{p_base - p_spst:.2f})")
+
+
+def p1_table4_sums(item: dict, data_dir=None) -> str:
+
+    fer2013, _ = try_load("fer2013", data_dir)
+    table = p1_table4_comparison(fer2013)
+    return table.set_index("dataset").loc[item["row"], "finding"]
+
+
+def inconsistencies_table(data_dir=None) -> pd.DataFrame:
+    """The papers' internal inconsistencies, each with the arithmetic that shows it where one exists."""
+    rows = []
+    for item in load_claims()["inconsistencies"]:
+        check = item.get("check")
+        try:
+            evidence = globals()[check](item, data_dir) if check else ""
+        except (ImportError, AttributeError, FileNotFoundError, KeyError, ValueError) as err:
+            evidence = f"(check unavailable: {err})"
+        rows.append({"id": item["id"], "paper": item["paper"], "where": item["table"],
+                     "finding": item["text"], "evidence": evidence})
+    return pd.DataFrame(rows)

@@ -1,0 +1,83 @@
+"""The rules a measurement is judged by: the tolerance applied (fixed, or the 95 % interval of ours) and the verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
+
+RUN_KINDS = ("accuracy", "f1_weighted", "f1_macro", "recall", "class_error")
+
+
+JUDGED = ("reproduced", "exceeded", "not reproduced")
+
+
+def _tolerance(claim: dict) -> float:
+    return float(claim.get("tolerance", load_claims()["defaults"]["tolerance"].get(claim["kind"], 0)))
+
+
+def claim_metric(metrics: dict, claim: dict) -> float | None:
+    split = metrics.get(claim.get("split", "test"))
+    if split is None:
+        return None
+    kind = claim["kind"]
+    if kind in ("recall", "class_error"):
+        per_class = split["per_class"].get(claim["class"])
+        if per_class is None:
+            return None
+        recall = 100.0 * per_class["recall"]
+        return recall if kind == "recall" else 100.0 - recall
+    return 100.0 * split[kind]
+
+
+def verdict(paper: float, ours: float, tolerance: float) -> str:
+    """reproduced / exceeded / not reproduced for a measured value."""
+    gap = ours - paper
+    if abs(gap) <= tolerance:
+        return "reproduced"
+    return "exceeded" if gap > 0 else "not reproduced"
+
+
+def judge(claim: dict, chosen: list[dict], paper: float, mean: float, tol: float) -> tuple[str, str]:
+    """The verdict of a full-budget measurement, with the one exception: from scratch against ImageNet weights."""
+    judged = verdict(paper, mean, tol)
+    scratch = all(str(r["manifest"].get("pretrained", "")).startswith("none") for r in chosen)
+    if judged == "not reproduced" and scratch and _paper_weights(claim) == "imagenet":
+        return "inconclusive", "ours from scratch, the paper's from ImageNet weights (none can be had here)"
+    return judged, ""
+
+
+def uncertainty_tolerance(claim: dict, values: np.ndarray, n_test: int | None) -> tuple[float, str]:
+    """The tolerance an accuracy-type claim is judged with, fixed before any full P3 verdict: the larger of
+    the claim's fixed tolerance and the half-width of a 95 % interval of our mean that combines the spread
+    over k seeds (s) and test-set sampling (a proportion p on n images): 1.96 * sqrt(s^2/k + p(1-p)/n)."""
+    fixed = _tolerance(claim)
+    p = float(np.mean(values)) / 100
+    seed_var = float(np.var(values / 100, ddof=1)) / len(values) if len(values) > 1 else 0.0
+    test_var = p * (1 - p) / n_test if n_test else 0.0
+    half = 100 * 1.96 * float(np.sqrt(seed_var + test_var))
+    if half > fixed:
+        return half, (f"95% interval of ours ({len(values)} seed(s), n={n_test}): ±{half:.2f} points, wider than "
+                      f"the fixed ±{fixed:g}")
+    return fixed, f"±{fixed:g} points (fixed; our 95% interval ±{half:.2f})"
+
+
+def _paper_weights(claim: dict) -> str:
+    """imagenet | scratch | unstated: how the paper initialised the model behind a claim."""
+    return str(claim.get("paper_weights") or load_claims()["defaults"].get("paper_weights", {}).get(claim["paper"],
+                                                                                                    "unstated"))
+
+
+RELATIVE_KINDS = ("gflops", "gflops_saving", "fps_ratio", "param_ratio", "epoch_time_ratio")
+
+
+def applied_tolerance(claim: dict) -> tuple[float, str]:
+    """(absolute tolerance applied, its rule): relative kinds take a fraction of the paper's value."""
+    if claim["kind"] == "difference":
+        return float("nan"), "direction: paired t over seeds, one-sided p < 0.05 (McNemar per seed shown)"
+    tol, paper = _tolerance(claim), float(claim["value"])
+    if claim["kind"] in RELATIVE_KINDS:
+        return tol * abs(paper), f"{100 * tol:g}% of the paper's value"
+    unit = {"accuracy": " points", "f1_weighted": " points", "f1_macro": " points", "recall": " points",
+            "class_error": " points", "params": " parameters"}.get(claim["kind"], "")
+    return tol, ("exact" if tol == 0 else f"±{tol:g}{unit}") + (" (claim's own)" if "tolerance" in claim else "")

@@ -1,0 +1,90 @@
+"""Size and speed claims measured on the models the zoo builds (parameters, GMACs, FPS and epoch-time ratios)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fer_lib.bench.complexity import count_flops, measure_inference, param_counts
+from fer_lib.devices import device_label, resolve_device
+from fer_lib.models import create_model, model_spec
+from fer_lib.runs.select import real_runs
+
+
+class ModelMeasurer:
+    """Measures size and speed claims on models built by the zoo (cached per model and options).
+
+    GFLOPs claims are compared with GMACs: P4's Swin-T figure (4.51) matches a count in which one
+    multiply-add is one operation, whereas torch.utils.flop_counter counts it as two.
+    """
+
+    def __init__(self, device: str = "cpu", measure_speed: bool = True, speed_repeats: int = 5,
+                 runs: list[dict] | None = None):
+        self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
+        self.runs = runs
+        self._cache: dict = {}
+
+    @property
+    def device_type(self) -> str:
+        """'cpu' or 'cuda': where speed claims are measured."""
+
+        return resolve_device(self.device).type
+
+    def _model(self, name: str, options: dict):
+
+        key = (name, tuple(sorted((options or {}).items())))
+        if key not in self._cache:
+            self._cache[key] = (create_model(name, **(options or {})), model_spec(name).input_size)
+        return self._cache[key]
+
+    def _params(self, name: str, options: dict) -> int:
+
+        return param_counts(self._model(name, options)[0])["params"]
+
+    def _fps(self, name: str, options: dict) -> float:
+
+        model, size = self._model(name, options)
+        return measure_inference(model, size, self.device, batch_sizes=(1,), warmup=2, repeats=self.speed_repeats)["fps_b1"]
+
+    def __call__(self, claim: dict) -> tuple[float | None, str]:
+        kind, name = claim["kind"], claim.get("model")
+        if kind == "params":
+            return float(self._params(name, claim.get("options", {}))), "parameters of the model built by fer_lib.models"
+        if kind == "gflops":
+
+            model, size = self._model(name, claim.get("options", {}))
+            return count_flops(model, size) / 2e9, f"GMACs at {size} px (multiply-add = 1)"
+        if kind == "gflops_saving":
+
+            (with_it, size), (without, _) = (self._model(name, opts) for opts in claim["models"])
+            return (count_flops(without, size) - count_flops(with_it, size)) / 2e9, \
+                f"GMACs saved at {size} px (multiply-add = 1)"
+        if kind == "param_ratio":
+            first, second = claim["models"]
+            return self._params(name, first) / self._params(name, second), "parameter ratio"
+        if kind == "fps_ratio":
+            if not self.measure_speed:
+                return None, "speed not measured in this run of the notebook"
+            first, second = claim["models"]
+
+
+            label = device_label(resolve_device(self.device))
+            return self._fps(name, first) / self._fps(name, second), f"batch-1 FPS ratio on {label}"
+        if kind == "epoch_time_ratio":
+            return self._epoch_time_ratio(claim)
+        raise ValueError(f"claim {claim['id']}: unknown kind {kind!r}")
+
+    def _epoch_time_ratio(self, claim: dict) -> tuple[float | None, str]:
+        runs = real_runs() if self.runs is None else self.runs
+        times = {}
+        for experiment in claim["experiments"]:
+            mine = [r for r in runs if r["manifest"]["experiment"] == experiment]
+            if not mine:
+                return None, f"no real-data run of {experiment} yet"
+            history = pd.read_csv(Path(mine[-1]["run_dir"]) / "history.csv")
+            times[experiment] = (float(history["epoch_s"].median()), mine[-1]["manifest"]["device"])
+        (t1, d1), (t2, d2) = (times[e] for e in claim["experiments"])
+        if d1 != d2:
+            return None, f"runs on different devices ({d1} vs {d2})"
+        return t1 / t2, f"median epoch time on {d1}"
