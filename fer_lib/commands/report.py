@@ -1,16 +1,19 @@
-"""`report`: rebuild results/index.html and results/index.md from what the notebooks saved."""
+"""`report`: rebuild results/index.html, results/index.md and the site results/site/ from what the notebooks saved."""
 
 from __future__ import annotations
 
-from fer_lib.study.report import build_report
+import argparse
+
+from fer_lib.study.site import publish
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("report", help="rebuild results/index.html (+ index.md)")
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `report`."""
+    parser = subparsers.add_parser("report", help="rebuild results/index.html (+ index.md) and the site results/site/")
     parser.set_defaults(handler=_run)
 
 
-def _run(args) -> int:
-
-    print(build_report())
+def _run(args: argparse.Namespace) -> int:
+    """Rebuild the report and the site; print the site's index.html."""
+    print(publish())
     return 0

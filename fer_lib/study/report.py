@@ -78,9 +78,21 @@ DASHBOARD_COLUMNS = {"id", "paper", "table", "metric", "dataset", "paper_value",
                      "tolerance_rule", "verdict", "why", "weights", "epochs", "seeds", "device"}
 
 
-def verdict_dashboard(table: pd.DataFrame) -> str:
-    """The verdict table as a reader scans it: claim, paper beside ours (mean ± std, n), a coloured verdict
-    badge, and the conditions it was judged under; every other column stays in the CSV."""
+def _seed_links(runs: str, seeds: str, runs_href: str) -> str:
+    """'seeds 0 1 2', each seed linked to its run's manifest (runs: ';'-joined run folders under the results root)."""
+    folders = [r for r in str(runs).split(";") if r] if _cell(runs) else []
+    if not folders:
+        return f"seeds {_cell(seeds)}" if _cell(seeds) else ""
+    labels = [s for s in str(seeds).split(",")] if _cell(seeds) else [str(k) for k in range(len(folders))]
+    labels = labels if len(labels) == len(folders) else [Path(f).name for f in folders]
+    return "seeds " + " ".join(f'<a href="{runs_href}/{html.escape(f)}/manifest.json">{html.escape(label)}</a>'
+                               for f, label in zip(folders, labels))
+
+
+def dashboard_rows(table: pd.DataFrame, runs_href: str | None = None) -> list[str]:
+    """One <tr> per claim: claim, paper beside ours (mean ± std, n), tolerance and rule, a coloured verdict
+    badge (and the cleaned test set's), why and the conditions; with `runs_href`, each seed links to its
+    run manifest (the table's `runs` column)."""
     rows = []
     for r in table.itertuples(index=False):
         ours = "" if r.ours != r.ours else _number(float(r.ours))
@@ -88,9 +100,11 @@ def verdict_dashboard(table: pd.DataFrame) -> str:
             ours += f" ± {_number(float(r.ours_std))}"
         if ours:
             ours += f" (n={int(r.n)})"
-        conditions = "; ".join(f"{k} {_cell(v)}" for k, v in (("weights", r.weights), ("epochs", r.epochs),
-                                                                 ("seeds", r.seeds), ("device", r.device))
-                               if _cell(v))
+        seeds = (_seed_links(getattr(r, "runs", ""), r.seeds, runs_href) if runs_href is not None
+                 else (f"seeds {_cell(r.seeds)}" if _cell(r.seeds) else ""))
+        conditions = "; ".join([f"{k} {_cell(v)}" for k, v in (("weights", r.weights), ("epochs", r.epochs))
+                                if _cell(v)] + ([seeds] if seeds else [])
+                               + ([f"device {_cell(r.device)}"] if _cell(r.device) else []))
         badge = f'<span class="badge v-{str(r.verdict).replace(" ", "-")}">{_cell(r.verdict)}</span>'
         paper = "" if r.paper_value != r.paper_value else _number(float(r.paper_value))
         cleaned = _cell(getattr(r, "verdict_cleaned", None))
@@ -103,8 +117,13 @@ def verdict_dashboard(table: pd.DataFrame) -> str:
                     f"<td>{'±' + _number(float(r.tolerance)) if r.tolerance == r.tolerance else ''}"
                     f"<div class='cond'>{_cell(r.tolerance_rule)}</div></td><td>{badge}{cleaned}</td>"
                     f"<td>{_cell(r.why)}<div class='cond'>{conditions}</div></td></tr>")
+    return rows
+
+
+def verdict_dashboard(table: pd.DataFrame) -> str:
+    """The verdict table as a reader scans it (dashboard_rows); every other column stays in the CSV."""
     head = "<tr class='dash'><th>claim</th><th>paper</th><th>ours</th><th>tolerance</th><th>verdict</th><th>why · conditions</th></tr>"
-    return f"<div class='scroll'><table class='dash'>{head}{''.join(rows)}</table></div>"
+    return f"<div class='scroll'><table class='dash'>{head}{''.join(dashboard_rows(table))}</table></div>"
 
 
 def _number(value: float) -> str:

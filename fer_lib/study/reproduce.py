@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fer_lib.outputs import portable_notebook
 from fer_lib.paths import OUTPUT_ENV, PROJECT_ROOT, results_dir
-from fer_lib.study.report import build_report as _build
+from fer_lib.study.site import publish
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -96,9 +96,8 @@ def _execute(profile: str, data_dir: str | None, seed: int, only: list[str] | No
         timings.append((book.stem, time.perf_counter() - start))
         print(f"[reproduce] {book.stem} done in {timings[-1][1]:.0f} s", flush=True)
     if build_report:
-
-        html = _build()
-        print(f"[reproduce] report: {html}")
+        site = publish()
+        print(f"[reproduce] report: {site.parent.parent / 'index.html'}; site: {site}")
     total = sum(seconds for _, seconds in timings)
     print(f"[reproduce] {len(timings)} notebooks in {total:.0f} s (profile={profile})")
     return 0

@@ -25,7 +25,9 @@ conflicting-label twin (fer_lib.data.audit), under the same rule on the images l
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,7 @@ import pandas as pd
 from fer_lib.claims import load_claims
 from fer_lib.config import load_config
 from fer_lib.data import load_dataset
+from fer_lib.paths import results_dir
 from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, run_budget
 from fer_lib.runs.store import stored_config
 from fer_lib.study.cleaned import cleaned_columns
@@ -209,3 +212,18 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Counts of verdicts per paper and claim class (accuracy apart from architecture)."""
     return table.pivot_table(index=["paper", "claim_class"], columns="verdict", values="id", aggfunc="count",
                              fill_value=0)
+
+
+def recorded_table(table: pd.DataFrame, root: Path | None = None) -> pd.DataFrame:
+    """The verdict table as saved: numbers rounded, each row's run folders relative to the results root (so
+    the dashboard can link every seed to its manifest, in any clone)."""
+    root = Path(root or results_dir()).resolve()
+
+    def relative(cell) -> str:
+        if not isinstance(cell, str) or not cell:
+            return ""
+        return ";".join(os.path.relpath(Path(r).resolve(), root) for r in cell.split(";") if r)
+
+    out = table.round({"ours": 3, "ours_std": 3, "gap": 3, "ours_cleaned": 3})
+    out["runs"] = out["runs"].map(relative)
+    return out
