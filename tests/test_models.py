@@ -221,3 +221,17 @@ def test_cli_value_parsing():
     assert parse_sets(["a=None", "b=true", "c=3", "d=0.5", "e=text"]) == dict(a=None, b=True, c=3, d=0.5, e="text")
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_sets(["novalue"])
+
+
+@torch.no_grad()
+def test_spst_at_sparseswin_placement_reads_the_unmerged_stage3_map():
+    """spst_input='stage3_output' is the official SparseSwin placement: SparTa on the 14x14x384 stage-3 output
+    (no last patch merging); its count is SparseSwin's own example's, not P4's (the P4-spst-placement finding)."""
+    model = create_model("swin_spst_ema", spst_stage=4, spst_input="stage3_output").eval()
+    assert isinstance(model.layers[3].downsample, torch.nn.Identity)
+    assert model.spst.convert.in_channels == 384 and model.spst.to_latent.in_features == 14 * 14
+    assert count_params(model) == 20_240_262
+    assert count_params(create_model("swin_spst_ema", spst_stage=4)) == 23_185_251
+    assert model(torch.randn(1, 3, 224, 224)).shape == (1, 7)
+    with pytest.raises(ValueError, match="needs spst_stage=4"):
+        create_model("swin_spst_ema", spst_stage=2, spst_input="stage3_output")

@@ -151,3 +151,21 @@ def test_what_the_report_treats_as_local_only_is_what_git_ignores():
                              text=True).stdout.split()
     assert sorted(ignored) == sorted(examples)
     assert shows_dataset_images(Path(examples[0])) and not shows_dataset_images(Path("x/curves.png"))
+
+
+def test_no_committed_result_holds_an_absolute_path():
+    """Every text file git tracks under results/ is free of the absolute folders of the machine it came from."""
+    import re
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(["git", "ls-files", "results"], cwd=repo, capture_output=True, text=True).stdout.split()
+    absolute = re.compile(r"(?<![\w<.:/])/(?:work|root|home|tmp|Users|mnt|opt|srv|var)/[\w.-]+")
+    found = []
+    for name in tracked:
+        path = repo / name
+        if path.suffix.lower() in (".png", ".jpg", ".pt") or not path.is_file():
+            continue
+        text = path.read_text(errors="ignore")
+        found += [f"{name}: {m.group(0)}" for m in absolute.finditer(text)][:3]
+    assert found == []

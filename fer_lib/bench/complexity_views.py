@@ -91,9 +91,12 @@ def _size_panel(ax: plt.Axes, joined: pd.DataFrame) -> None:
         ax.scatter(rows.params / 1e6, rows.gmacs, label=paper, color=PAPER_COLORS.get(paper, "gray"))
         for _, r in rows.iterrows():
             ax.annotate(r.label.split(" ", 1)[-1], (r.params / 1e6, r.gmacs), fontsize=7, alpha=0.8)
-    ax.set_xscale("log"); ax.set_yscale("log")
-    ax.set_xlabel("parameters (M)"); ax.set_ylabel("GMACs per image (model's input size)")
-    ax.set_title("Measured size and compute"); ax.legend()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters (M)")
+    ax.set_ylabel("GMACs per image (model's input size)")
+    ax.set_title("Measured size and compute")
+    ax.legend()
 
 
 def _speed_panel(ax: plt.Axes, joined: pd.DataFrame, table: pd.DataFrame, measure_speed: bool) -> None:
@@ -108,7 +111,8 @@ def _speed_panel(ax: plt.Axes, joined: pd.DataFrame, table: pd.DataFrame, measur
     ax.axvline(1.0, color="k", lw=0.8)
     timed_on = table.device.iloc[0] if measure_speed else "not timed"
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlabel("speed relative to Swin-T"); ax.set_title(f"P4 variants: speed vs Swin-T (ours: {timed_on})")
+    ax.set_xlabel("speed relative to Swin-T")
+    ax.set_title(f"P4 variants: speed vs Swin-T (ours: {timed_on})")
 
 
 def complexity_overview(joined: pd.DataFrame, table: pd.DataFrame, measure_speed: bool, section: str) -> plt.Figure:

@@ -65,7 +65,8 @@ def throughput_figure(rows: pd.DataFrame, section: str) -> plt.Figure | None:
         table = t.pivot_table(index="label", columns="pipeline", values="img_per_s", sort=False)
         table = table[[p for p in PIPELINES if p in table]]
         table.plot.bar(ax=ax, logy=True, rot=20, color=["0.6", "tab:green", "tab:orange"][: table.shape[1]])
-        ax.set_ylabel("training images / s (log)"); ax.set_xlabel("")
+        ax.set_ylabel("training images / s (log)")
+        ax.set_xlabel("")
         ax.set_title(f"{slug}: {t.precision.iloc[0]}, batch " + "/".join(map(str, t.batch.unique())))
     fig.tight_layout()
     save_figure(fig, section, "throughput")

@@ -23,7 +23,6 @@ def register(subparsers) -> None:
 def _plan(args) -> int:
     import pandas as pd
 
-
     table = campaign.plan(args.budget_minutes, args.only, args.data_dir,
                           tflops=args.tflops or campaign.ASSUMED_TFLOPS)
     if args.csv:

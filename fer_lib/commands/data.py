@@ -48,21 +48,18 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 def _describe(args) -> int:
-
     ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
     print(ds.counts().to_csv(index=False), end="")
     return 0
 
 
 def _verify(args) -> int:
-
     ds = load_dataset(args.name, args.data_dir, **_parse_options(args.option))
     print(split_digests(ds).to_csv(index=False), end="")
     return 0
 
 
 def _list(args) -> int:
-
     root = data_dir(args.data_dir)
     print("name,prepared_file,present,description")
     for name in list_datasets():

@@ -21,7 +21,6 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     import json
 
-
     metrics = evaluate_run(args.run_dir, splits=args.split, data_dir=args.data_dir, device=args.device,
                            which=args.which, write=args.write)
     print(json.dumps(metrics, indent=1))

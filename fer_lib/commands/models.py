@@ -34,7 +34,6 @@ def parse_sets(pairs: list[str]) -> dict:
 
 
 def _list(args: argparse.Namespace) -> int:
-
     print(f"{'name':<16} {'paper':<32} {'input':>5} {'params':>12}")
     for name in list_models():
         spec = model_spec(name)
@@ -43,7 +42,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-
     options = parse_sets(args.set)
     num_classes = options.pop("num_classes", 7)
     model = create_model(args.name, num_classes=num_classes, **options)

@@ -22,6 +22,5 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-
     return run_notebooks(profile=args.profile, data_dir=args.data_dir, seed=args.seed,
                          only=args.only, build_report=not args.no_report, record=args.record)

@@ -66,7 +66,6 @@ def positive_int(text: str) -> int:
 def _run(args) -> int:
     import signal
 
-
     def _terminate(signum, frame):  # a killed job is recorded as interrupted (resumable)
         raise KeyboardInterrupt(f"signal {signum}")
 

@@ -26,7 +26,6 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
     """
     from pathlib import Path
 
-
     run = load_run(run_dir)
     cfg, seed = run.config, int(run.manifest["seed"])
     dev = resolve_device(device)

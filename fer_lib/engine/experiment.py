@@ -174,7 +174,6 @@ def _build_training(cfg: dict, ds, train_indices: np.ndarray, rt: Runtime, *, se
 def _train_locked(stack: ExitStack, cfg: dict, recorder: RunRecorder | None, *, seed: int, total_epochs: int,
                   data_dir, device: str, resume_ckpt: dict | None, epochs_override: int | None,
                   on_epoch_end: Callable[[int, dict], None] | None, out_root) -> Path:
-
     t_start = time.perf_counter()
     resuming = recorder is not None
     dev = resolve_device(device)

@@ -64,8 +64,6 @@ def run_runtime(manifest: dict, checkpoint: dict, device: torch.device) -> Runti
 
 def load_trained_model(run_dir: str | Path, which: str = "best", device: str = "cpu") -> TrainedModel:
     """Rebuild the model of a run from checkpoints/<which>.pt (best or last), in eval mode on `device`."""
-
-
     run_dir = Path(run_dir)
     path = run_dir / "checkpoints" / f"{which}.pt"
     if not path.exists():

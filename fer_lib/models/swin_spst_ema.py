@@ -25,8 +25,10 @@ This gives exactly P4's counts: 23,185,251 (SPST), 23,186,739 (+EMA after 2), 23
 after 1) -- by construction: the width, depth and placement were chosen by us so that the count lands
 on P4's, so these counts are "consistent by construction" in the verdicts, not independent
 confirmations (only the Swin-T base and the EMA increments +1,488 / +384 are). Against the official
-SparseSwin code: it feeds SparTa the stage-3 output (14x14x384) rather than the 7x7x768 map used here,
-and at that placement no setting reaches 23,185,251 (its own example model gives 20,240,262); its
+SparseSwin code: it feeds SparTa the stage-3 output (14x14x384, no last patch merging) rather than the
+7x7x768 map used here -- option spst_input="stage3_output" builds that placement: 20,240,262 parameters,
+the count of SparseSwin's own example model, and only degenerate settings (tens of thousands of latent
+tokens, or no transformer layer) reach 23,185,251 there; its
 scripts use 2 SparTa layers, as here; its MLP has a GELU after the second layer, which timm's Block
 has not; and timm's LayerNorm eps is 1e-6 where the official code uses PyTorch's default 1e-5.
 
@@ -52,6 +54,7 @@ from fer_lib.models.registry import register_model
 
 SWIN_T_DIMS = (96, 192, 384, 768)   # width of stage k's blocks
 SWIN_T_SIZES = (56, 28, 14, 7)      # map side of stage k's blocks at 224 px
+SPST_INPUTS = ("stage4", "stage3_output")  # SparTa on the 7x7x768 map (ours) / on the 14x14x384 one (SparseSwin)
 
 
 class EMA(nn.Module):
@@ -135,9 +138,13 @@ class SwinSpstEma(nn.Module):
 
     def __init__(self, num_classes: int = 7, spst_stage: int | None = None, ema_after: int | None = None,
                  ema_factor: int = 32, spst_tokens: int = 49, spst_dim: int = 512, spst_depth: int = 2,
-                 spst_heads: int = 16, spst_mlp_ratio: float = 4.0, drop_path_rate: float = 0.1,
-                 drop_rate: float = 0.0):
+                 spst_heads: int = 16, spst_mlp_ratio: float = 4.0, spst_input: str = "stage4",
+                 drop_path_rate: float = 0.1, drop_rate: float = 0.0):
         super().__init__()
+        if spst_input not in SPST_INPUTS:
+            raise ValueError(f"swin_spst_ema: spst_input must be one of {SPST_INPUTS}, got {spst_input!r}")
+        if spst_input == "stage3_output" and spst_stage != 4:
+            raise ValueError("swin_spst_ema: spst_input='stage3_output' (SparseSwin's placement) needs spst_stage=4")
         swin = build_swin_t(num_classes, drop_path_rate, drop_rate)
         self.spst_stage, self.ema_after = spst_stage, ema_after
         self.patch_embed, self.layers, self.norm, self.head = swin.patch_embed, swin.layers, swin.norm, swin.head
@@ -147,7 +154,11 @@ class SwinSpstEma(nn.Module):
             i = spst_stage - 1
             self.layers[i].blocks = nn.Identity()                           # replaced by the SparTa block
             last = spst_stage == 4
-            self.spst = SparTa(SWIN_T_DIMS[i], SWIN_T_SIZES[i], spst_tokens, spst_dim, spst_depth, spst_heads,
+            in_dim, in_size = SWIN_T_DIMS[i], SWIN_T_SIZES[i]
+            if spst_input == "stage3_output":                               # SparseSwin: no last merging,
+                self.layers[3].downsample = nn.Identity()                   # SparTa reads the 14x14x384 map
+                in_dim, in_size = SWIN_T_DIMS[2], SWIN_T_SIZES[2]
+            self.spst = SparTa(in_dim, in_size, spst_tokens, spst_dim, spst_depth, spst_heads,
                                spst_mlp_ratio, out_dim=None if last else SWIN_T_DIMS[i])
             if last:
                 self.norm = nn.LayerNorm(spst_dim)
@@ -159,6 +170,8 @@ class SwinSpstEma(nn.Module):
             if tokens_out and round(spst_tokens ** 0.5) ** 2 != spst_tokens:
                 raise ValueError(f"swin_spst_ema: EMA after stage 4 needs a square number of tokens, got {spst_tokens}")
             channels = spst_dim if tokens_out else SWIN_T_DIMS[min(ema_after, 3)]
+            if ema_after == 3 and spst_input == "stage3_output":
+                channels = SWIN_T_DIMS[2]                                   # the unmerged stage-3 output
             self.ema = NHWCWrap(EMA(channels, ema_factor))
         # Grad-CAM on the last spatial map: the SparTa input (stage-3 output, after EMA if there) or Swin's norm
         if spst_stage == 4:
@@ -207,8 +220,8 @@ class SwinSpstEma(nn.Module):
     "swin_spst_ema", paper="P4", input_size=224,
     description="Swin-T; spst_stage=k replaces stage k's blocks by a SparTa block, ema_after=k adds EMA (32 groups)",
     options=dict(spst_stage=None, ema_after=None, ema_factor=32, spst_tokens=49, spst_dim=512, spst_depth=2,
-                 spst_heads=16, spst_mlp_ratio=4.0, drop_path_rate=0.1, drop_rate=0.0),
-    choices=dict(spst_stage=(None, 1, 2, 3, 4), ema_after=(None, 1, 2, 3, 4)),
+                 spst_heads=16, spst_mlp_ratio=4.0, spst_input="stage4", drop_path_rate=0.1, drop_rate=0.0),
+    choices=dict(spst_stage=(None, 1, 2, 3, 4), ema_after=(None, 1, 2, 3, 4), spst_input=SPST_INPUTS),
 )
 def swin_spst_ema(num_classes: int, pretrained, **options) -> nn.Module:
     """pretrained=True or a Swin-T file: ImageNet Swin-T weights for the kept parts (SPST/EMA stay new);
@@ -216,6 +229,8 @@ def swin_spst_ema(num_classes: int, pretrained, **options) -> nn.Module:
     model = SwinSpstEma(num_classes, **options)
     k = options["spst_stage"]
     replaced = (f"layers.{k - 1}.blocks.",) if k else ()
+    if options.get("spst_input") == "stage3_output":
+        replaced += ("layers.3.downsample.",)                               # no last merging at that placement
 
     def filter_fn(state: dict, module: nn.Module) -> dict:  # drop replaced blocks before timm's converter
         return swin_filter({key: v for key, v in state.items() if not key.startswith(replaced or "\0")}, module)

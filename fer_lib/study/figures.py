@@ -15,7 +15,6 @@ def save_run_figures(run_dir: Path, section: str, prefix: str, split: str = "tes
     """Training curves and the row-normalised confusion matrix of a run, saved under results/<section>/."""
     import matplotlib.pyplot as plt
 
-
     run = load_run(run_dir)
     data = run.manifest["dataset"]["name"] + ("" if run.manifest["dataset"].get("real") else " (embedded synthetic)")
     label = f"{run.experiment} · {data} · {run.manifest['profile']} · seed {run.manifest['seed']}"

@@ -7,14 +7,13 @@ import math
 import pandas as pd
 
 from fer_lib.bench.complexity import count_flops
-from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
+from fer_lib.claims import load_claims
 from fer_lib.claims.paper_tables import P3_TABLE1_TEST_SUPPORT
 from fer_lib.data.explore import p1_table4_comparison, try_load
-from fer_lib.models import create_model
+from fer_lib.models import count_params, create_model
 
 
 def p3_support_sum(item: dict, data_dir=None) -> str:
-
     total = sum(P3_TABLE1_TEST_SUPPORT.values())
     printed = load_claims()["paper_tables"]["P3_table1_accuracy_support"]
     return f"class supports sum to {total:,}; accuracy row says {printed:,}"
@@ -28,8 +27,6 @@ def p4_entropy_max(item: dict, data_dir=None) -> str:
 
 
 def p4_spst_gmacs(item: dict, data_dir=None) -> str:
-
-
     base = count_flops(create_model("swin_spst_ema", spst_stage=None, ema_after=None), 224) / 2e9
     spst = count_flops(create_model("swin_spst_ema", spst_stage=4, ema_after=None), 224) / 2e9
     paper = {c["id"]: float(c["value"]) for c in load_claims()["claims"] if c.get("value") is not None}
@@ -38,8 +35,16 @@ def p4_spst_gmacs(item: dict, data_dir=None) -> str:
             f"P4: {p_base:.2f} -> {p_spst:.2f} (-{p_base - p_spst:.2f})")
 
 
-def p1_table4_sums(item: dict, data_dir=None) -> str:
+def p4_spst_placement(item: dict, data_dir=None) -> str:
+    """Parameters of SPST(4) with SparTa on the 7x7x768 map (ours) and at SparseSwin's stage-3-output placement."""
+    ours = count_params(create_model("swin_spst_ema", spst_stage=4))
+    official = count_params(create_model("swin_spst_ema", spst_stage=4, spst_input="stage3_output"))
+    paper = next(float(c["value"]) for c in load_claims()["claims"] if c["id"] == "P4-params-spst")
+    return (f"SparTa on the 7x7x768 map: {ours:,}; on the 14x14x384 stage-3 output (SparseSwin): {official:,}; "
+            f"P4: {paper:,.0f}")
 
+
+def p1_table4_sums(item: dict, data_dir=None) -> str:
     fer2013, _ = try_load("fer2013", data_dir)
     table = p1_table4_comparison(fer2013)
     return table.set_index("dataset").loc[item["row"], "finding"]

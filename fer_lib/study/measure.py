@@ -32,18 +32,15 @@ class ModelMeasurer:
         return resolve_device(self.device).type
 
     def _model(self, name: str, options: dict):
-
         key = (name, tuple(sorted((options or {}).items())))
         if key not in self._cache:
             self._cache[key] = (create_model(name, **(options or {})), model_spec(name).input_size)
         return self._cache[key]
 
     def _params(self, name: str, options: dict) -> int:
-
         return param_counts(self._model(name, options)[0])["params"]
 
     def _fps(self, name: str, options: dict) -> float:
-
         model, size = self._model(name, options)
         return measure_inference(model, size, self.device, batch_sizes=(1,), warmup=2, repeats=self.speed_repeats)["fps_b1"]
 
@@ -67,7 +64,6 @@ class ModelMeasurer:
             if not self.measure_speed:
                 return None, "speed not measured in this run of the notebook"
             first, second = claim["models"]
-
 
             label = device_label(resolve_device(self.device))
             return self._fps(name, first) / self._fps(name, second), f"batch-1 FPS ratio on {label}"

@@ -25,4 +25,5 @@ SMOKE_SUBSET = ["p4_swin_rafdb", "p4_swin_spst_ema_rafdb"]  # base and proposed,
 # swin_spst_ema model options of each variant whose parameter count notebook 06 tabulates
 VARIANTS = {"Swin-T": {}, "+ EMA (after 2)": {"ema_after": 2}, "+ SPST (stage 4)": {"spst_stage": 4},
             **{f"SPST(4) + EMA after {k}": {"spst_stage": 4, "ema_after": k} for k in (1, 2, 3, 4)},
-            **{f"SPST at stage {k}": {"spst_stage": k} for k in (1, 2, 3)}}
+            **{f"SPST at stage {k}": {"spst_stage": k} for k in (1, 2, 3)},
+            "SPST (stage 4) at SparseSwin's placement": {"spst_stage": 4, "spst_input": "stage3_output"}}

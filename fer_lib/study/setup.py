@@ -49,7 +49,6 @@ def configure_threads(profile: str, device: str = "auto") -> str:
     Returns a line saying what was set."""
     import torch
 
-
     if profile == "smoke" and resolve_device(device).type == "cpu":
         torch.set_num_threads(1)
     return f"torch intra-op threads: {torch.get_num_threads()}"
@@ -76,7 +75,6 @@ def tidy(table: pd.DataFrame) -> pd.DataFrame:
 
 @lru_cache(maxsize=32)
 def _availability(name: str, options: tuple, data_dir: str | None) -> str:
-
     dataset, why = try_load(name, data_dir, **dict(options))
     return "available" if dataset is not None else f"not available: {why}"
 

@@ -46,7 +46,6 @@ from fer_lib.study.testset_checks import difference_checks
 
 @lru_cache(maxsize=None)
 def _dataset_available(name: str, data_dir) -> tuple[bool, str]:
-
     try:
         load_dataset(name, data_dir=data_dir)
         return True, ""
