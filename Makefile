@@ -11,7 +11,7 @@ DATA_DIR    ?=
 NOTEBOOKS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test reproduce record report lab bench clean
+.PHONY: setup test test-gpu-stack reproduce record report lab bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,23 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Second test leg: the library versions of the project's GPU machine (its own torch 2.11 / torchvision 0.26,
+# timm, numpy, pandas, scikit-learn, matplotlib, seaborn, scikit-image, opencv, tqdm, pyyaml; no papermill,
+# grad-cam, facenet-pytorch or Jupyter; filelock is the one pure-Python wheel brought along). The engine must
+# train, resume and evaluate on that stack with no install step beyond copying the tree.
+GPU_STACK       ?= .venv-gpu-stack
+GPU_STACK_PKGS  := torch==2.11.0 torchvision==0.26.0 timm numpy pandas scikit-learn matplotlib seaborn \
+                   scikit-image opencv-python-headless tqdm pyyaml pillow filelock pytest
+GPU_STACK_TESTS := tests/test_engine_train.py tests/test_engine_evaluate.py tests/test_engine_augment.py \
+                   tests/test_precision.py tests/test_data_splits_balance.py tests/test_data_synthetic.py
+test-gpu-stack:
+	@test -x $(GPU_STACK)/bin/python || $(PYTHON) -m venv $(GPU_STACK)
+	$(GPU_STACK)/bin/python -m pip install --quiet $(GPU_STACK_PKGS)
+	$(GPU_STACK)/bin/python -m pip install --quiet --no-deps -e .
+	$(GPU_STACK)/bin/python -c "import importlib.util as u, sys; extra = [m for m in ('papermill', 'pytorch_grad_cam', 'facenet_pytorch', 'IPython', 'jupyter_book') if u.find_spec(m)]; sys.exit(f'not the GPU machine stack, has {extra}' if extra else 0)"
+	$(GPU_STACK)/bin/python -c "import torch, torchvision; print('gpu-machine stack: torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	$(GPU_STACK)/bin/python -m pytest -q -p no:cacheprovider $(GPU_STACK_TESTS)
 
 reproduce: setup
 	$(PY) -m fer_lib reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
