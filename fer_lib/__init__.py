@@ -1,14 +1,15 @@
 """fer_lib: the library behind the fer-repro reproducibility study.
 
-Modules, one job each:
-    data        dataset registry, public-format loaders, splits, balancing, synthetic faces
-    models      model registry (`create_model`) with one file per paper's architecture
-    complexity  parameters, GFLOPs and inference speed
-    augment     batched on-device augmentation and preprocessing
-    train       the one training loop every paper's experiment runs through
-    evaluate    metrics, confusion matrices, predictions
-    records     run directories and manifests
-    config      experiment configs (YAML under fer_lib/configs/) and profiles
+Packages, one job each (ARCHITECTURE.md has the picture and the rules):
+    data      dataset registry, public-format loaders, splits, balancing, synthetic faces, the data audit
+    models    model registry (`create_model`) with one file per paper's architecture
+    claims    every published number the study checks, with its one lookup
+    runs      run records: store, provenance, write lock, and which runs count
+    engine    runtime, the one training loop, the one predict loop, metrics, evaluation, resume, rebuild
+    bench     training throughput, parameters, GMACs and inference speed
+    live      the webcam / video demo
+    study     what the notebooks call: tables, verdicts, comparisons, the report, the site, the campaign
+    commands  one module per subcommand of `python -m fer_lib`
 """
 
 import os as _os

@@ -1,7 +1,8 @@
 """`python -m fer_lib` / `fer-repro`: the library's command line.
 
-Each area contributes its subcommands from `fer_lib/commands/<area>.py`, which exposes
-`register(subparsers)`; handlers import heavy libraries lazily so `--help` stays fast.
+Each subcommand lives in `fer_lib/commands/<name>.py`, which exposes `configure(parser)`. Only the module
+of the command being run is imported, so `--help` and light commands do not load torch, the study or the
+notebook stack.
 """
 
 from __future__ import annotations
@@ -10,24 +11,37 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("data", "models", "train", "evaluate", "reproduce", "report", "bench", "live", "campaign")
+# name -> one-line help (shown by `--help` without importing the command's module)
+COMMANDS = {
+    "data": "datasets: list, describe, verify",
+    "models": "list models, count parameters",
+    "train": "train one experiment (fer_lib/configs/<CONFIG>.yaml)",
+    "evaluate": "re-evaluate a run's best checkpoint; prints metrics JSON",
+    "reproduce": "run every numbered notebook, then build the report",
+    "report": "rebuild results/index.html (+ index.md) and the site results/site/",
+    "bench": "training/inference throughput: upper bound vs our data path vs the usual DataLoader pipeline",
+    "live": "detect faces (MTCNN) and classify their expression with a trained run",
+    "campaign": "the study's runs as one campaign: plan",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the chosen command's module configures its subparser (all of them when argv is None)."""
+    chosen = None if argv is None else _chosen(argv)
     parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", dest="debug_all", action="store_true",
                         help="show full tracebacks instead of one-line errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"fer_lib.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"fer_lib.commands.{name}":
-                continue  # area not built yet
-            raise
-        module.register(subparsers)
-    for sub in subparsers.choices.values():  # every command takes --debug (after the command name, too)
-        if not any("--debug" in a.option_strings for a in sub._actions):
+    for name, summary in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=summary)
+        if argv is None or name == chosen:
+            importlib.import_module(f"fer_lib.commands.{name}").configure(sub)
+        if not any("--debug" in a.option_strings for a in sub._actions):  # after the command name, too
             sub.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
 
@@ -38,7 +52,8 @@ USER_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, Permiss
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     debug = bool(getattr(args, "debug", False) or args.debug_all)
     try:
         return int(args.handler(args) or 0)

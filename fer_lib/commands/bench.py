@@ -10,12 +10,10 @@ import pandas as pd
 from fer_lib.bench import run_benchmark, write_results
 
 
-def register(subparsers) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
     """Add `bench [--models NAME ...] [--device D] [--steps N] [--warmup N] [--batch N] [--quick] ...`."""
-    parser = subparsers.add_parser(
-        "bench", help="training/inference throughput: upper bound vs our data path vs the usual DataLoader pipeline",
-        description="Writes results/bench/<device>.csv (+ _ratios.csv, .md, .manifest.json). On CPU the quick "
-                    "settings are always used (minutes on a 2-core machine).")
+    parser.description = ("Writes results/bench/<device>.csv (+ _ratios.csv, .md, .manifest.json). On CPU the quick "
+                           "settings are always used (minutes on a 2-core machine).")
     parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
                         help="paper tags (P1..P4), experiment configs or model names (default: the four papers' "
                              "models at their paper input sizes)")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from fer_lib.study import campaign
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("campaign", help="the study's runs as one campaign: plan")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `campaign plan [--budget-minutes M] [--only ...] [--data-dir] [--tflops] [--csv]`."""
     sub = parser.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
     planner = sub.add_parser("plan", help="print the ordered plan with estimates; complete runs are skipped")
     planner.add_argument("--budget-minutes", type=float, default=None, metavar="M",

@@ -3,6 +3,8 @@ sha256 of the decoded arrays)."""
 
 from __future__ import annotations
 
+import argparse
+
 import json
 
 from fer_lib.data import dataset_spec, list_datasets, load_dataset
@@ -10,8 +12,8 @@ from fer_lib.data.audit import split_digests
 from fer_lib.paths import data_dir
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="datasets: list, describe, verify")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `data list`, `data describe NAME`, `data verify NAME` and the other data actions."""
     sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     lister = sub.add_parser("list", help="registered datasets, where their files go, and whether they are present")

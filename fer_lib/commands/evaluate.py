@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from fer_lib.engine.evaluate import evaluate_run
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="re-evaluate a run's best checkpoint; prints metrics JSON")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `evaluate RUN_DIR [--split S ...] [--which best|last] [--device D]`."""
     parser.add_argument("run_dir", help="a run directory (results/runs/<experiment>/<run_id>)")
     parser.add_argument("--split", action="append", default=None,
                         help="split to evaluate (repeatable; default: every held-out split of the run)")

@@ -7,13 +7,11 @@ import argparse
 from fer_lib.live import LiveOptions, run_live
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
     """Add `live SOURCE --run RUN_DIR --out PATH [--which] [--device] [--detector] [--smooth N] ...`."""
-    parser = subparsers.add_parser(
-        "live", help="detect faces (MTCNN) and classify their expression with a trained run",
-        description="Faces in a webcam, a video, an image or a folder of images, detected with MTCNN and "
-                    "classified by a run the study trained; writes an annotated video/images, an FPS report "
-                    "(<out>.fps.json/.md) and optionally a per-frame prediction log.")
+    parser.description = ("Faces in a webcam, a video, an image or a folder of images, detected with MTCNN and "
+                           "classified by a run the study trained; writes an annotated video/images, an FPS report "
+                           "(<out>.fps.json/.md) and optionally a per-frame prediction log.")
     parser.add_argument("source", help="webcam index (digits), a video file, an image, or a folder of images")
     parser.add_argument("--run", required=True, dest="run_dir", metavar="RUN_DIR",
                         help="a run directory (results/runs/<experiment>/<run_id>) holding manifest.json + checkpoints/")

@@ -52,9 +52,8 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
     """Add `models list` and `models params NAME [--set KEY=VALUE ...]`."""
-    parser = subparsers.add_parser("models", help="list models, count parameters")
     sub = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     p = sub.add_parser("list", help="registered models: name, paper, input size, parameters (7 classes)")
     p.set_defaults(handler=_list)

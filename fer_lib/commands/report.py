@@ -7,9 +7,8 @@ import argparse
 from fer_lib.study.site import publish
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
     """Add `report`."""
-    parser = subparsers.add_parser("report", help="rebuild results/index.html (+ index.md) and the site results/site/")
     parser.set_defaults(handler=_run)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from fer_lib.study.reproduce import run_notebooks
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("reproduce", help="run every numbered notebook, then build the report")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `reproduce [--profile ...] [--only NN ...] [--record] [--data-dir]`."""
     parser.add_argument("--profile", default="smoke", choices=["smoke", "real-smoke", "full"],
                         help="smoke: embedded synthetic data; real-smoke: small real subsets, 2 epochs (both CPU minutes, "
                              "written to scratch/); full: the papers' budgets (GPU, written to results/)")

@@ -10,8 +10,8 @@ from fer_lib.engine.experiment import run_experiment
 from fer_lib.engine.resume import check_resume_request
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train one experiment (fer_lib/configs/<CONFIG>.yaml)")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `train CONFIG [--profile] [--seed] [--epochs] [--set KEY=VALUE ...] [--resume RUN_DIR]`."""
     parser.add_argument("config", help="config name (see fer_lib/configs) or path to a YAML file")
     parser.add_argument("--profile", default=None, choices=["smoke", "real-smoke", "full"],
                         help="smoke (default): embedded synthetic data, tiny budget (CPU seconds); real-smoke: the real dataset, "

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
 from fer_lib.data import audit
 from fer_lib.data.explore import try_load
 from fer_lib.engine.metrics import compute_metrics
@@ -20,13 +19,20 @@ CLEANED_VIEW = "cleaned (both)"   # fer_lib.data.audit.test_subsets: no train (n
 
 
 @lru_cache(maxsize=8)
-def cleaned_exclusions(dataset: str, data_dir: str | None) -> frozenset[int] | str:
-    """Dataset indices of the test images the cleaned view leaves out (a train (near-)duplicate or a
-    conflicting-label duplicate: fer_lib.data.audit), or why they cannot be known here."""
+def test_subsets(dataset: str, data_dir: str | None) -> dict[str, frozenset[int]] | str:
+    """Each cleaned view's left-out test images of a dataset (fer_lib.data.audit.test_subsets), computed once
+    per process (the audit hashes every image), or why the dataset cannot be audited here."""
     ds, why = try_load(dataset, data_dir)
     if ds is None:
         return f"needs the {dataset} images for the audit ({why})"
-    return frozenset(audit.test_subsets(ds, audit.audit_dataset(ds))[CLEANED_VIEW])
+    return {name: frozenset(left_out) for name, left_out in audit.test_subsets(ds, audit.audit_dataset(ds)).items()}
+
+
+def cleaned_exclusions(dataset: str, data_dir: str | None) -> frozenset[int] | str:
+    """Dataset indices of the test images the cleaned view leaves out (a train (near-)duplicate or a
+    conflicting-label duplicate), or why they cannot be known here."""
+    subsets = test_subsets(dataset, data_dir)
+    return subsets if isinstance(subsets, str) else subsets[CLEANED_VIEW]
 
 
 def metric_on_predictions(run: dict, claim: dict, excluded: frozenset[int] = frozenset()) -> tuple[float | None, int]:

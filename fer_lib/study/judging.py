@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_lib.claims import CLAIMS_PATH, load_claims  # noqa: F401  (re-exported: verdicts.load_claims)
+from fer_lib.claims import load_claims
 
 RUN_KINDS = ("accuracy", "f1_weighted", "f1_macro", "recall", "class_error")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from fer_lib.data import audit
-from fer_lib.data.explore import try_load
 from fer_lib.runs.select import latest_runs
 from fer_lib.runs.store import list_runs, load_run
+from fer_lib.study.cleaned import test_subsets
 
 # What a recipe is: every config choice that shapes training, not where or how fast it ran.
 RECIPE_KEYS = (("optim", None), ("schedule", None), ("train", ("batch_size", "epochs", "early_stopping", "select",
@@ -59,7 +59,7 @@ def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
     name = load_run(runs[0]).manifest["dataset"]["name"]
-    ds, why = try_load(name, data_dir)
-    if ds is None:
-        return pd.DataFrame([{"run": f"{name} unavailable here: {why}"}])
-    return audit.accuracy_on_subsets(runs, audit.test_subsets(ds, audit.audit_dataset(ds)))
+    subsets = test_subsets(name, None if data_dir is None else str(data_dir))
+    if isinstance(subsets, str):
+        return pd.DataFrame([{"run": f"{name} unavailable here: {subsets}"}])
+    return audit.accuracy_on_subsets(runs, subsets)

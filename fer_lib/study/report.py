@@ -26,16 +26,19 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model complexity and speed", ("10_model_complexity", "11_benchmarks")),
 )
 
+# Verdict badges and the dashboard's condition lines, shared by the report page and the site.
+BADGE_CSS = """.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;white-space:nowrap;color:#fff}
+.v-reproduced,.v-exceeded{background:#2e7d32}.v-not-reproduced{background:#c62828}.v-inconclusive{background:#ef8f00}
+.v-not-run{background:#757575}.v-consistent-by-construction{background:#1565c0}.cond{color:#555;font-size:12px}"""
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 h2{border-bottom:2px solid #444;margin-top:2em}h3{color:#444}.meta{color:#666;font-size:13px}.missing{color:#a33}
 nav a{margin-right:1em}.scroll{overflow-x:auto}td{max-width:30em;white-space:normal;overflow-wrap:break-word}
-.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;white-space:nowrap;color:#fff}
-.v-reproduced,.v-exceeded{background:#2e7d32}.v-not-reproduced{background:#c62828}.v-inconclusive{background:#ef8f00}
-table.dash td,table.dash th{text-align:left;vertical-align:top}.v-not-run{background:#9e9e9e}.v-consistent-by-construction{background:#1565c0}.cond{color:#666;font-size:12px}
+table.dash td,table.dash th{text-align:left;vertical-align:top}
 .note{background:#fafafa;border-left:3px solid #ccc;padding:.2em 1em;font-size:14px}
-.banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:600}"""
+.banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:600}
+""" + BADGE_CSS
 
 
 def _visible(section_dir: Path, pattern: str) -> list[Path]:
@@ -79,12 +82,14 @@ DASHBOARD_COLUMNS = {"id", "paper", "table", "metric", "dataset", "paper_value",
 
 
 def _seed_links(runs: str, seeds: str, runs_href: str) -> str:
-    """'seeds 0 1 2', each seed linked to its run's manifest (runs: ';'-joined run folders under the results root)."""
+    """'seeds 0 1 2', each linked to its run's manifest (runs: ';'-joined run folders under the results root,
+    one per seed); rows whose runs are not one per seed (a difference claim) name each run folder instead."""
     folders = [r for r in str(runs).split(";") if r] if _cell(runs) else []
     if not folders:
         return f"seeds {_cell(seeds)}" if _cell(seeds) else ""
-    labels = [s for s in str(seeds).split(",")] if _cell(seeds) else [str(k) for k in range(len(folders))]
-    labels = labels if len(labels) == len(folders) else [Path(f).name for f in folders]
+    labels = str(seeds).split(",") if _cell(seeds) else []
+    if len(labels) != len(folders):
+        labels = [Path(f).name for f in folders]
     return "seeds " + " ".join(f'<a href="{runs_href}/{html.escape(f)}/manifest.json">{html.escape(label)}</a>'
                                for f, label in zip(folders, labels))
 
@@ -120,10 +125,18 @@ def dashboard_rows(table: pd.DataFrame, runs_href: str | None = None) -> list[st
     return rows
 
 
+DASHBOARD_HEAD = ("<tr class='dash'><th>claim</th><th>paper</th><th>ours</th><th>tolerance</th><th>verdict</th>"
+                  "<th>why · conditions</th></tr>")
+
+
+def dashboard_table(table: pd.DataFrame, runs_href: str | None = None) -> str:
+    """The verdict table as a reader scans it (dashboard_rows under one header); the CSV keeps every column."""
+    return f"<table class='dash'>{DASHBOARD_HEAD}{''.join(dashboard_rows(table, runs_href=runs_href))}</table>"
+
+
 def verdict_dashboard(table: pd.DataFrame) -> str:
-    """The verdict table as a reader scans it (dashboard_rows); every other column stays in the CSV."""
-    head = "<tr class='dash'><th>claim</th><th>paper</th><th>ours</th><th>tolerance</th><th>verdict</th><th>why · conditions</th></tr>"
-    return f"<div class='scroll'><table class='dash'>{head}{''.join(dashboard_rows(table))}</table></div>"
+    """The report page's dashboard: dashboard_table in a horizontally scrolling box."""
+    return f"<div class='scroll'>{dashboard_table(table)}</div>"
 
 
 def _number(value: float) -> str:

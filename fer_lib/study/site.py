@@ -21,21 +21,19 @@ import yaml
 
 from fer_lib.outputs import LOCAL_ONLY_NOTEBOOKS
 from fer_lib.paths import results_dir, scratch_dir, scratch_mode
-from fer_lib.study.report import GROUPS, build_report, dashboard_rows
+from fer_lib.study.report import BADGE_CSS, GROUPS, build_report, dashboard_table
 
 SITE = "site"
 PAPERS = {"P1": "P1 · Swin-SE-ResNet (FER2013, AffectNet subset, their union)",
           "P2": "P2 · LC2FER (ConvNeXt V2 configurations on RAF-DB)",
           "P3": "P3 · ResNet-50 on FER2013: resampling vs class weights",
           "P4": "P4 · Swin-T + SPST + EMA (JAFFE, FERPlus, RAF-DB, FANE)"}
-_CSS = """.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;white-space:nowrap;color:#fff}
-.v-reproduced,.v-exceeded{background:#2e7d32}.v-not-reproduced{background:#c62828}.v-inconclusive{background:#ef8f00}
-.v-not-run{background:#757575}.v-consistent-by-construction{background:#1565c0}
+_CSS = BADGE_CSS + """
 table.dash{width:100%;table-layout:fixed;border-collapse:collapse;font-size:13px}
 table.dash td,table.dash th{text-align:left;vertical-align:top;padding:3px 6px;border-bottom:1px solid #ddd;overflow-wrap:anywhere}
 table.dash th:nth-child(1){width:24%}table.dash th:nth-child(2){width:8%}table.dash th:nth-child(3){width:13%}
 table.dash th:nth-child(4){width:13%}table.dash th:nth-child(5){width:14%}
-.cond{color:#555;font-size:12px}.counts td{padding:2px 10px}
+.counts td{padding:2px 10px}
 .bd-page-width{max-width:1400px}.bd-main .bd-content .bd-article-container{max-width:100%}
 .output_area,.cell_output{overflow-x:auto}"""
 
@@ -65,9 +63,7 @@ def dashboard_page(verdicts: pd.DataFrame, runs_href: str = "..") -> str:
         if rows.empty:
             continue
         parts.append(f"## {title}\n")
-        parts.append(f"```{{raw}} html\n<table class='dash'><tr><th>claim</th><th>paper</th><th>ours</th>"
-                     f"<th>tolerance</th><th>verdict</th><th>why · conditions</th></tr>"
-                     f"{''.join(dashboard_rows(rows, runs_href=runs_href))}</table>\n```\n")
+        parts.append(f"```{{raw}} html\n{dashboard_table(rows, runs_href=runs_href)}\n```\n")
     return "\n".join(parts)
 
 
