@@ -11,7 +11,7 @@ DATA_DIR    ?=
 NOTEBOOKS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-gpu-stack reproduce record report lab bench clean
+.PHONY: setup test test-gpu-stack test-slurm window-pack gpu-window reproduce record report lab bench clean
 
 setup: $(STAMP)
 
@@ -30,11 +30,11 @@ test: setup
 
 # Second test leg: the library versions of the project's GPU machine (its own torch 2.11 / torchvision 0.26,
 # timm, numpy, pandas, scikit-learn, matplotlib, seaborn, scikit-image, opencv, tqdm, pyyaml; no papermill,
-# grad-cam, facenet-pytorch or Jupyter; filelock is the one pure-Python wheel brought along). The engine must
+# grad-cam, facenet-pytorch or Jupyter; filelock and submitit (+ cloudpickle) are the pure-Python wheels brought along). The engine must
 # train, resume and evaluate on that stack with no install step beyond copying the tree.
 GPU_STACK       ?= .venv-gpu-stack
 GPU_STACK_PKGS  := torch==2.11.0 torchvision==0.26.0 timm numpy pandas scikit-learn matplotlib seaborn \
-                   scikit-image opencv-python-headless tqdm pyyaml pillow filelock pytest
+                   scikit-image opencv-python-headless tqdm pyyaml pillow filelock submitit pytest
 GPU_STACK_TESTS := tests/test_engine_train.py tests/test_engine_evaluate.py tests/test_engine_augment.py \
                    tests/test_precision.py tests/test_data_splits_balance.py tests/test_data_synthetic.py
 test-gpu-stack:
@@ -44,6 +44,41 @@ test-gpu-stack:
 	$(GPU_STACK)/bin/python -c "import importlib.util as u, sys; extra = [m for m in ('papermill', 'pytorch_grad_cam', 'facenet_pytorch', 'IPython', 'jupyter_book') if u.find_spec(m)]; sys.exit(f'not the GPU machine stack, has {extra}' if extra else 0)"
 	$(GPU_STACK)/bin/python -c "import torch, torchvision; print('gpu-machine stack: torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	$(GPU_STACK)/bin/python -m pytest -q -p no:cacheprovider $(GPU_STACK_TESTS)
+
+# A real single-node Slurm cluster (slurm-wlm + munge, installed when missing; root) runs a small campaign
+# through submitit's Slurm executor; the daemons are stopped afterwards.
+test-slurm: setup
+	@eval "$$(tests/slurm/cluster.sh up)" && FER_SLURM_TEST=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_slurm_real.py; \
+	  rc=$$?; tests/slurm/cluster.sh down; exit $$rc
+
+# A GPU window (README, "Running the campaign"). Here: pack what travels beside the tree (RAF-DB, ~30 MB,
+# checked on arrival; the pure-Python wheels) into WINDOW, carried with the tree. There, on the GPU
+# machine's own python3 with nothing installed: the data unpacked and checked, preflight + calibration,
+# the campaign inside BUDGET minutes, the cuda benchmark, and what must come back packed into OUT.
+WINDOW      ?= scratch/window
+BUDGET      ?= 6
+ONLY        ?= P2
+OUT         ?= $(WINDOW)/out
+WINDOW_PROFILE ?= full
+WINDOW_PY   ?= python3
+WINDOW_ENV  = PYTHONPATH=$(WINDOW)/site:$(CURDIR) FER_DATA_DIR=$(WINDOW)/datasets \
+              FER_SOURCE_COMMIT="$$(cat $(WINDOW)/commit 2>/dev/null)"
+window-pack: setup
+	$(PY) -m fer_lib campaign pack-data rafdb_basic --out $(WINDOW)/data $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(PY) -m pip download --quiet --no-deps -d $(WINDOW)/wheels submitit cloudpickle filelock
+	echo "$$(git rev-parse HEAD)$$(test -z "$$(git status --porcelain)" || echo ' dirty')" > $(WINDOW)/commit
+	du -sh $(WINDOW)
+
+gpu-window:
+	mkdir -p $(WINDOW)/site $(OUT) && for w in $(WINDOW)/wheels/*.whl; do $(WINDOW_PY) -m zipfile -e $$w $(WINDOW)/site; done
+	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign unpack-data $(WINDOW)/data/*.xfer.json --data-dir $(WINDOW)/datasets
+	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign preflight --only $(ONLY) --profile $(WINDOW_PROFILE) --out $(OUT)/calibration.json
+	-$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign run --executor local --only $(ONLY) --profile $(WINDOW_PROFILE) --budget-minutes $(BUDGET) \
+	  --calibration $(OUT)/calibration.json --work-dir $(WINDOW)/work
+	-$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib bench --device cuda --quick
+	cp $(WINDOW)/work/campaign-*.json $(OUT)/
+	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign pack-results --log $$(ls -t $(WINDOW)/work/campaign-*.json | head -1) \
+	  $$(ls -d results/bench/cuda-* 2>/dev/null) --max-files 6 --out $(OUT)
 
 reproduce: setup
 	$(PY) -m fer_lib reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))

@@ -21,7 +21,7 @@ COMMANDS = {
     "report": "rebuild results/index.html (+ index.md) and the site results/site/",
     "bench": "training/inference throughput: upper bound vs our data path vs the usual DataLoader pipeline",
     "live": "detect faces (MTCNN) and classify their expression with a trained run",
-    "campaign": "the study's runs as one campaign: plan",
+    "campaign": "the study's runs as one campaign: plan, preflight, run (submitit: local or Slurm), transfers",
 }
 
 

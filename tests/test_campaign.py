@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fer_lib.study import campaign
+from fer_lib.campaign import plan as campaign
 from fer_lib.cli import main
 from fer_lib.config import load_config
 from fer_lib.paths import results_dir
@@ -30,7 +30,7 @@ def test_plan_orders_by_claims_per_minute_and_cuts_at_the_budget():
 def test_measured_throughput_replaces_the_estimate_and_complete_runs_are_skipped():
     run = results_dir() / "runs" / "p3_resnet50_weighted" / "done"
     run.mkdir(parents=True)
-    manifest = {"experiment": "p3_resnet50_weighted", "run_id": "done", "status": "complete", "seed": 1,
+    manifest = {"experiment": "p3_resnet50_weighted", "run_id": "done", "status": "complete", "seed": 1, "profile": "full",
                 "dataset": {"name": "fer2013", "real": True}, "epochs": 40, "epochs_override": None,
                 "recipe_epochs": 40, "config": load_config("p3_resnet50_weighted", "full")}
     (run / "manifest.json").write_text(json.dumps(manifest))

@@ -28,6 +28,8 @@ from fer_lib.outputs import atomic_write_text
 from fer_lib.paths import cache_dir
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
+# Beside `<name>.npz`, written when the archive was rebuilt from a checked transfer (fer_lib.campaign.transfer).
+TRANSFER_SUFFIX = ".transfer.json"
 # Arrays of a prepared archive that are not per-sample extras.
 _RESERVED = {"images", "labels", "split", "class_names", "jpeg_bytes", "jpeg_offsets"}
 
@@ -161,8 +163,8 @@ def read_prepared(path: Path, name: str, source: str | None = None, fix: str | N
     Any damage (not a zip, truncated, wrong dtype or shape) is a CorruptArchiveError naming the file
     and `fix`, what to do about it.
     """
-    fix = fix or (f"delete or replace it to use the dataset's public release files instead "
-                  f"(README, 'Data'), or re-create it as uint8 'images', int 'labels', str 'split', 'class_names'")
+    fix = fix or ("delete or replace it to use the dataset's public release files instead "
+                  "(README, 'Data'), or re-create it as uint8 'images', int 'labels', str 'split', 'class_names'")
     with open_npz(path, fix) as data:
         files = set(data.files)
         missing = {"labels", "split", "class_names"} - files
@@ -178,8 +180,24 @@ def read_prepared(path: Path, name: str, source: str | None = None, fix: str | N
             images = decode_jpeg_rows(data["jpeg_bytes"], data["jpeg_offsets"], mode="RGB")
             _check_arrays(path, raw_labels, split, images, fix)
         extras = {k: data[k] for k in sorted(files - _RESERVED) if data[k].ndim >= 1 and len(data[k]) == n}
+    sha256, origin = file_sha256(path), verified_origin(path)
+    if origin:
+        source = f"{source or path} (rebuilt from a checked transfer of sha256 {origin[:12]}...)"
     return FERDataset(name=name, images=images, labels=labels, split=split, class_names=class_names,
-                      sha256=file_sha256(path), source=source or str(path), extras=extras)
+                      sha256=origin or sha256, source=source or str(path), extras=extras)
+
+
+def verified_origin(path: Path) -> str | None:
+    """The original archive's sha256 when `path` was rebuilt from a transfer whose every decoded array was
+    checked against the original's (its sidecar names this very file's sha256), else None."""
+    note = Path(path).with_name(Path(path).stem + TRANSFER_SUFFIX)
+    if not note.exists():
+        return None
+    try:
+        record = json.loads(note.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record.get("original_sha256") if record.get("rebuilt_sha256") == file_sha256(path) else None
 
 
 def source_signature(paths: list[Path]) -> dict[str, list]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -12,7 +13,9 @@ from fer_lib.paths import PROJECT_ROOT
 
 
 def git_info(repo: Path = PROJECT_ROOT) -> dict:
-    """{commit, dirty} of the repository holding the code ("unknown" outside git)."""
+    """{commit, dirty} of the repository holding the code. A copy of the tree without its .git (a GPU
+    machine's) names the commit it was packed at through $FER_SOURCE_COMMIT ("<sha>" or "<sha> dirty", written
+    by `make window-pack`); else "unknown"."""
     try:
         commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
@@ -20,11 +23,10 @@ def git_info(repo: Path = PROJECT_ROOT) -> dict:
                                 capture_output=True, text=True, timeout=20, check=True).stdout
         return {"commit": commit, "dirty": bool(status.strip())}
     except (OSError, subprocess.SubprocessError):
+        recorded = os.environ.get("FER_SOURCE_COMMIT", "").split()
+        if recorded:
+            return {"commit": recorded[0], "dirty": recorded[1:] == ["dirty"], "source": "copy of the tree"}
         return {"commit": "unknown", "dirty": "unknown"}
-
-
-
-
 
 
 def library_versions() -> dict:

@@ -1,5 +1,5 @@
 """What the notebooks call: setup, training plans, tables, figures, notes — and, in submodules, verdicts,
-comparisons, test-set checks, cross-dataset accuracy, analysis, the report and the campaign plan.
+comparisons, test-set checks, cross-dataset accuracy, analysis and the report.
 
 The notebook-facing names are re-exported here so a notebook needs one import (`from fer_lib import study`).
 """

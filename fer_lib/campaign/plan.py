@@ -1,5 +1,5 @@
-"""The study's runs as one campaign: every (experiment, seed[, fold]) of the full study, ordered by verdicts
-gained per GPU-minute, with what each run needs.
+"""The campaign plan: every (experiment, seed[, fold]) of the full study, ordered by verdicts gained per
+GPU-minute, with what each run needs.
 
 Estimate of a run's device minutes = images per epoch x epochs / img/s, where img/s comes from a
 measurement when there is one for the model at its input size on that device (a `bench` table or the
@@ -15,6 +15,7 @@ estimated minute. Complete runs in the record are always skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ from fer_lib.claims import load_claims
 from fer_lib.config import list_configs, load_config, run_fold, split_spec
 from fer_lib.data import load_dataset, split_indices
 from fer_lib.models import create_model
+from fer_lib.paths import runs_dir_for
 from fer_lib.runs.select import at_full_budget, counted_runs
 from fer_lib.runs.store import load_run
 
@@ -46,13 +48,15 @@ class PlannedRun:
     input_size: int
     epochs: int
     batch: int
+    profile: str = "full"
 
 
-def campaign_runs(only: list[str] | None = None) -> list[PlannedRun]:
-    """Every (experiment, seed, fold) of the full study; `only` keeps papers (P1..P4) or experiments."""
+def campaign_runs(only: list[str] | None = None, profile: str = "full") -> list[PlannedRun]:
+    """Every (experiment, seed, fold) of the study at `profile` (full: the papers' budgets; smoke: the
+    embedded synthetic data, for pipeline checks); `only` keeps papers (P1..P4) or experiments."""
     runs = []
     for name in list_configs():
-        cfg = load_config(name, "full")
+        cfg = load_config(name, profile)
         if only and cfg["paper"] not in only and name not in only:
             continue
         spec = cfg["data"]["splits"]
@@ -61,7 +65,7 @@ def campaign_runs(only: list[str] | None = None) -> list[PlannedRun]:
             for fold in folds:
                 runs.append(PlannedRun(name, cfg["paper"], int(seed), fold, cfg["data"]["dataset"],
                                        cfg["model"]["name"], int(cfg["data"]["input_size"]),
-                                       int(cfg["train"]["epochs"]), int(cfg["train"]["batch_size"])))
+                                       int(cfg["train"]["epochs"]), int(cfg["train"]["batch_size"]), profile))
     return runs
 
 
@@ -78,17 +82,18 @@ def _claims_per_experiment() -> dict[str, float]:
     return counts
 
 
-def train_images(experiment: str, data_dir=None, _cache: dict = {}) -> int | None:
-    """Training images per epoch of an experiment's full profile (None when its dataset is not here)."""
-    if experiment not in _cache:
-        cfg = load_config(experiment, "full")
+def train_images(experiment: str, data_dir=None, profile: str = "full", _cache: dict = {}) -> int | None:
+    """Training images per epoch of an experiment at `profile` (None when its dataset is not here)."""
+    key = (experiment, profile, str(data_dir))
+    if key not in _cache:
+        cfg = load_config(experiment, profile)
         try:
             ds = load_dataset(cfg["data"]["dataset"], data_dir, **(cfg["data"]["options"] or {}))
         except (FileNotFoundError, ValueError):
-            _cache[experiment] = None
+            _cache[key] = None
         else:
-            _cache[experiment] = int(len(split_indices(ds, split_spec(cfg), 0)["train"]))
-    return _cache[experiment]
+            _cache[key] = int(len(split_indices(ds, split_spec(cfg), 0)["train"]))
+    return _cache[key]
 
 
 def model_train_flops(model: str, input_size: int, _cache: dict = {}) -> float:
@@ -109,32 +114,40 @@ def throughput(model: str, input_size: int, batch: int, measured: dict[tuple[str
                             f"{tflops:g} TFLOP/s (assumed)")
 
 
-def complete_keys() -> set[tuple[str, int, int | None]]:
-    """(experiment, seed, fold) of the complete full-budget real-data runs already in the record."""
+def destination(dataset: str, profile: str) -> Path:
+    """Where a campaign run's records go: the record for real data at the full profile, else the scratch space."""
+    return runs_dir_for(dataset, profile)
+
+
+def complete_keys(profile: str = "full", dataset: str = "fer2013") -> set[tuple[str, int, int | None]]:
+    """(experiment, seed, fold) of the complete runs at `profile` already where the campaign writes them:
+    full-budget real-data runs in the record (full), or complete runs at that profile in the scratch space."""
     keys = set()
-    for path in counted_runs(real_only=True)["path"]:
+    real = profile == "full"
+    for path in counted_runs(real_only=real, root=destination(dataset if real else "synthetic", profile))["path"]:
         run = load_run(path)
         m = run.manifest
-        if at_full_budget(m):
+        if m.get("profile") == profile and (not real or at_full_budget(m)):
             keys.add((m["experiment"], int(m["seed"]), run_fold(run.config)))
     return keys
 
 
 def plan(budget_minutes: float | None = None, only: list[str] | None = None, data_dir=None,
          measured: dict[tuple[str, int], float] | None = None, tflops: float = ASSUMED_TFLOPS,
-         images: dict[str, int] | None = None) -> pd.DataFrame:
+         images: dict[str, int] | None = None, profile: str = "full") -> pd.DataFrame:
     """The campaign, best verdicts-per-minute first, with cumulative minutes and what fits the budget.
 
-    images: training images per epoch by experiment (default: counted from the datasets found here)."""
+    images: training images per epoch by experiment (default: counted from the datasets found here).
+    measured: img/s by (model, input size), from a bench table or the preflight's calibration."""
     claims = _claims_per_experiment()
-    done = complete_keys()
-    planned = campaign_runs(only)
+    done = complete_keys(profile)
+    planned = campaign_runs(only, profile)
     per_experiment: dict[str, int] = {}
     for run in planned:
         per_experiment[run.experiment] = per_experiment.get(run.experiment, 0) + 1
     rows = []
     for run in planned:
-        n_images = (images or {}).get(run.experiment) or train_images(run.experiment, data_dir)
+        n_images = (images or {}).get(run.experiment) or train_images(run.experiment, data_dir, profile)
         rate, source = throughput(run.model, run.input_size, run.batch, measured, tflops)
         minutes = None if n_images is None else n_images * run.epochs / rate / 60.0
         gain = claims.get(run.experiment, 0) / per_experiment[run.experiment]
@@ -142,7 +155,7 @@ def plan(budget_minutes: float | None = None, only: list[str] | None = None, dat
                      "dataset": run.dataset, "model": run.model, "input": run.input_size, "epochs": run.epochs,
                      "batch": run.batch, "train images": n_images, "img/s": round(rate, 1), "estimate source": source,
                      "est. minutes": None if minutes is None else round(minutes, 2), "claims per run": round(gain, 3),
-                     "keep checkpoint": run.experiment in KEEP_CHECKPOINT,
+                     "keep checkpoint": run.experiment in KEEP_CHECKPOINT, "profile": profile,
                      "status": "complete (skipped)" if (run.experiment, run.seed, run.fold) in done
                      else ("dataset unavailable" if n_images is None else "to run")})
     table = pd.DataFrame(rows)

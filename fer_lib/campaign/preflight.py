@@ -1,0 +1,149 @@
+"""Before a window is spent: is this machine ready, and how fast is it?
+
+Checks the library versions the engine needs, the device (CUDA, bf16), each planned dataset (found, loads,
+its sha256, and whether it was rebuilt from a checked transfer), then times a few training steps of each
+model family at its experiment's input size and batch (the engine's own train step on an in-memory batch:
+the synthetic-tensor upper bound of `bench`). The measured img/s replace the plan's estimates
+(`campaign plan --calibration FILE`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from fer_lib.bench.cases import case_from_config
+from fer_lib.bench.pipelines import make_train_step, setup_case, upper_bound_feeder
+from fer_lib.bench.timing import time_steps
+from fer_lib.campaign.plan import campaign_runs
+from fer_lib.config import load_config
+from fer_lib.data import load_dataset
+from fer_lib.devices import autocast_dtype, device_name, precision_name, resolve_device
+from fer_lib.runs.store import utc_now
+
+# The oldest releases the engine is tested with (the GPU machine has torch 2.11 / torchvision 0.26).
+MINIMUM_VERSIONS = {"torch": "2.4", "torchvision": "0.19", "timm": "1.0", "numpy": "1.26", "pandas": "2.0",
+                    "sklearn": "1.4", "yaml": "6.0", "submitit": "1.5"}
+
+
+@dataclass
+class Preflight:
+    """The checks (one row each: check, ok, detail) and the calibration (img/s by model@size)."""
+
+    checks: pd.DataFrame
+    calibration: dict[str, dict]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks["ok"].all())
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("+")[0].split(".")[:2] if p.isdigit())
+
+
+def check_versions() -> list[dict]:
+    """One row per library: installed version against MINIMUM_VERSIONS."""
+    rows = []
+    for module, minimum in MINIMUM_VERSIONS.items():
+        try:
+            version = str(importlib.import_module(module).__version__)
+        except ImportError:
+            rows.append({"check": f"library {module}", "ok": False, "detail": f"missing (need >= {minimum})"})
+            continue
+        ok = _version_tuple(version) >= _version_tuple(minimum)
+        rows.append({"check": f"library {module}", "ok": ok, "detail": f"{version} (need >= {minimum})"})
+    return rows
+
+
+def check_device(device: torch.device) -> list[dict]:
+    """The device the runs will use, CUDA's presence, and which precision `auto` gives there."""
+    cuda = torch.cuda.is_available()
+    rows = [{"check": "device", "ok": True, "detail": device_name(device)},
+            {"check": "CUDA", "ok": cuda or device.type == "cpu",
+             "detail": f"{torch.cuda.device_count()} GPU(s), CUDA {torch.version.cuda}" if cuda else "not available"}]
+    auto = precision_name(autocast_dtype("auto", device))
+    bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
+    rows.append({"check": "bf16", "ok": bf16, "detail": f"precision 'auto' trains in {auto} here"})
+    return rows
+
+
+def check_datasets(experiments: list[str], profile: str, data_dir) -> list[dict]:
+    """Each dataset the experiments train on: loads, with its size and sha256 (and where it came from)."""
+    rows, seen = [], set()
+    for experiment in experiments:
+        data = load_config(experiment, profile)["data"]
+        key = (data["dataset"], json.dumps(data["options"] or {}, sort_keys=True))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            ds = load_dataset(data["dataset"], data_dir, **(data["options"] or {}))
+        except (FileNotFoundError, ValueError) as err:
+            rows.append({"check": f"dataset {data['dataset']}", "ok": False, "detail": str(err).splitlines()[0][:200]})
+            continue
+        rows.append({"check": f"dataset {data['dataset']}", "ok": True,
+                     "detail": f"{len(ds)} images, sha256 {ds.sha256[:16]}..., {ds.source}"})
+    return rows
+
+
+def calibrate(experiments: list[str], device: torch.device, steps: int = 3, batch: int | None = None) -> tuple[
+        list[dict], dict[str, dict]]:
+    """Time `steps` training steps of each model family (one per model@size); (check rows, calibration)."""
+    rows, calibration = [], {}
+    for experiment in experiments:
+        case = case_from_config(experiment)
+        if case.label in calibration:
+            continue
+        size = batch or int(case.cfg["train"]["batch_size"])
+        started = time.perf_counter()
+        try:
+            model, criterion, optimizer, rt = setup_case(case, device)
+            step = make_train_step(model, criterion, optimizer, rt, case.cfg["train"].get("grad_clip"))
+            times = time_steps(upper_bound_feeder(rt, size), step, device, warmup=1, steps=steps)
+        except (RuntimeError, ValueError) as err:  # out of memory, an op the device lacks, a bad option
+            rows.append({"check": f"train step {case.label}", "ok": False, "detail": str(err).splitlines()[0][:200]})
+            continue
+        rate = size / statistics.median(times)
+        calibration[case.label] = {"model": case.model, "input_size": case.input_size, "batch": size,
+                                   "img_per_s": round(rate, 1), "precision": precision_name(rt.amp_dtype),
+                                   "experiment": experiment}
+        rows.append({"check": f"train step {case.label}", "ok": True,
+                     "detail": f"{rate:.1f} img/s at batch {size} ({precision_name(rt.amp_dtype)}), "
+                               f"{time.perf_counter() - started:.1f} s"})
+        del model, optimizer
+    return rows, calibration
+
+
+def preflight(only: list[str] | None = None, profile: str = "full", data_dir=None, device: str = "auto",
+              steps: int = 3, batch: int | None = None) -> Preflight:
+    """Every check, then the calibration of each planned model family."""
+    dev = resolve_device(device)
+    experiments = list(dict.fromkeys(run.experiment for run in campaign_runs(only, profile)))
+    rows = check_versions() + check_device(dev) + check_datasets(experiments, profile, data_dir)
+    timed, calibration = calibrate(experiments, dev, steps, batch)
+    return Preflight(pd.DataFrame(rows + timed), calibration)
+
+
+def write_calibration(path: str | Path, result: Preflight, device: str = "auto") -> None:
+    """Save the calibration (with the device and time) for `campaign plan --calibration`."""
+    payload = {"device": device_name(resolve_device(device)), "measured": utc_now(),
+               "method": "engine train step on an in-memory batch (synthetic-tensor upper bound)",
+               "families": result.calibration}
+    Path(path).write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def read_calibration(path: str | Path) -> dict[tuple[str, int], float]:
+    """img/s by (model, input size) from a calibration file."""
+    try:
+        payload = json.loads(Path(path).read_text())
+        return {(f["model"], int(f["input_size"])): float(f["img_per_s"]) for f in payload["families"].values()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a calibration file written by `campaign preflight` ({err})") from None
