@@ -15,7 +15,8 @@ import pytest
 from fer_lib.campaign import executors, transfer
 from fer_lib.campaign.jobs import CampaignJob, find_interrupted, publish_run
 from fer_lib.campaign.plan import plan
-from fer_lib.campaign.preflight import preflight, read_calibration, write_calibration
+from fer_lib.campaign.preflight import (CONCURRENCY_GAIN, preflight, read_calibration, read_concurrency, runs_per_gpu,
+                                       write_calibration)
 from fer_lib.cli import main
 from fer_lib.config import load_config
 from fer_lib.data import file_sha256, load_dataset
@@ -137,8 +138,16 @@ def test_preflight_checks_the_machine_and_its_calibration_replaces_the_estimates
     assert list(measured) == [("resnet50", 48)] and measured[("resnet50", 48)] > 0
     table = plan(only=["p3_resnet50_weighted"], measured=measured, images={"p3_resnet50_weighted": 100})
     assert table["estimate source"].str.startswith("measured").all()
+    assert read_concurrency(tmp_path / "cal.json")[0] == 1  # no CUDA: one run at a time
     with pytest.raises(ValueError, match="not a calibration file"):
         read_calibration(tmp_path / "missing.json")
+
+
+def test_two_runs_share_a_gpu_only_when_one_leaves_it_idle():
+    family = {"model": "m", "input_size": 48, "img_per_s": 1000.0}
+    assert runs_per_gpu({"a": {**family, "img_per_s_double_batch": 1100.0}})[:2] == (1, 1.0)
+    runs, slowdown, why = runs_per_gpu({"a": {**family, "img_per_s_double_batch": 1000.0 * (CONCURRENCY_GAIN + 0.35)}})
+    assert runs == 2 and slowdown == pytest.approx(2 / 1.6, abs=0.01) and "two runs per GPU" in why
 
 
 def _dataset_npz(folder: Path) -> Path:

@@ -45,9 +45,9 @@ class Planned:
 
 
 def planned_jobs(table: pd.DataFrame, work_dir: Path, data_dir: str | None, device: str = "auto",
-                 within_budget: bool = False) -> list[Planned]:
-    """The plan's runs still to run, in plan order, as jobs (each with its destination and estimate);
-    within_budget keeps only those the plan fits in its budget (the cumulative estimate)."""
+                 within_budget: bool = False, slowdown: float = 1.0) -> list[Planned]:
+    """The plan's runs still to run, in plan order, as jobs (each with its destination and estimate, times
+    `slowdown` when runs share a GPU); within_budget keeps only those the plan fits in its budget."""
     rows = table[table["status"] == "to run"]
     if within_budget and "fits budget" in rows:
         rows = rows[rows["fits budget"].astype(bool)]
@@ -58,7 +58,7 @@ def planned_jobs(table: pd.DataFrame, work_dir: Path, data_dir: str | None, devi
         job = CampaignJob(experiment=row["experiment"], seed=int(row["seed"]), fold=fold, profile=row["profile"],
                           destination=str(destination(dataset, row["profile"])), work_dir=str(work_dir),
                           data_dir=data_dir, device=device, keep_checkpoint=bool(row["keep checkpoint"]))
-        out.append(Planned(job, float(row["est. minutes"])))
+        out.append(Planned(job, float(row["est. minutes"]) * slowdown))
     return out
 
 

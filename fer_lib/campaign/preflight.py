@@ -28,6 +28,7 @@ from fer_lib.data import load_dataset
 from fer_lib.devices import autocast_dtype, device_name, precision_name, resolve_device
 from fer_lib.runs.store import utc_now
 
+CONCURRENCY_GAIN = 1.25  # img/s gain from a doubled batch above which two runs share one GPU
 # The oldest releases the engine is tested with (the GPU machine has torch 2.11 / torchvision 0.26).
 MINIMUM_VERSIONS = {"torch": "2.4", "torchvision": "0.19", "timm": "1.0", "numpy": "1.26", "pandas": "2.0",
                     "sklearn": "1.4", "yaml": "6.0", "submitit": "1.5"}
@@ -115,11 +116,28 @@ def calibrate(experiments: list[str], device: torch.device, steps: int = 3, batc
         calibration[case.label] = {"model": case.model, "input_size": case.input_size, "batch": size,
                                    "img_per_s": round(rate, 1), "precision": precision_name(rt.amp_dtype),
                                    "experiment": experiment}
+        if device.type == "cuda":  # does one run keep the GPU busy? (see runs_per_gpu)
+            doubled = time_steps(upper_bound_feeder(rt, 2 * size), step, device, warmup=1, steps=steps)
+            calibration[case.label]["img_per_s_double_batch"] = round(2 * size / statistics.median(doubled), 1)
         rows.append({"check": f"train step {case.label}", "ok": True,
                      "detail": f"{rate:.1f} img/s at batch {size} ({precision_name(rt.amp_dtype)}), "
                                f"{time.perf_counter() - started:.1f} s"})
         del model, optimizer
     return rows, calibration
+
+
+def runs_per_gpu(calibration: dict[str, dict]) -> tuple[int, float, str]:
+    """(runs at once on one GPU, slowdown of each run then, why), from the calibration: when doubling the batch
+    raises a family's img/s by more than CONCURRENCY_GAIN, one run leaves the GPU idle part of each step (launch
+    and Python overhead), and two runs at once finish sooner than one after the other. Median over families."""
+    gains = [f["img_per_s_double_batch"] / f["img_per_s"] for f in calibration.values() if "img_per_s_double_batch" in f]
+    if not gains:
+        return 1, 1.0, "one run per GPU (no concurrency measurement: not on CUDA)"
+    gain = statistics.median(gains)
+    if gain <= CONCURRENCY_GAIN:
+        return 1, 1.0, f"one run per GPU: a doubled batch gains only x{gain:.2f} img/s (median of {len(gains)})"
+    return 2, round(2 / min(gain, 2.0), 2), (f"two runs per GPU: a doubled batch gains x{gain:.2f} img/s (median "
+                                             f"of {len(gains)}), so each of two runs is ~x{2 / min(gain, 2.0):.2f} slower")
 
 
 def preflight(only: list[str] | None = None, profile: str = "full", data_dir=None, device: str = "auto",
@@ -134,16 +152,32 @@ def preflight(only: list[str] | None = None, profile: str = "full", data_dir=Non
 
 def write_calibration(path: str | Path, result: Preflight, device: str = "auto") -> None:
     """Save the calibration (with the device and time) for `campaign plan --calibration`."""
+    runs, slowdown, why = runs_per_gpu(result.calibration)
     payload = {"device": device_name(resolve_device(device)), "measured": utc_now(),
                "method": "engine train step on an in-memory batch (synthetic-tensor upper bound)",
+               "runs_per_gpu": runs, "slowdown_when_sharing": slowdown, "runs_per_gpu_reason": why,
                "families": result.calibration}
     Path(path).write_text(json.dumps(payload, indent=1) + "\n")
 
 
 def read_calibration(path: str | Path) -> dict[tuple[str, int], float]:
     """img/s by (model, input size) from a calibration file."""
+    payload = _calibration_file(path)
+    return {(f["model"], int(f["input_size"])): float(f["img_per_s"]) for f in payload["families"].values()}
+
+
+def read_concurrency(path: str | Path) -> tuple[int, float, str]:
+    """(runs per GPU, slowdown of each when sharing, why) recorded in a calibration file."""
+    payload = _calibration_file(path)
+    return int(payload.get("runs_per_gpu", 1)), float(payload.get("slowdown_when_sharing", 1.0)), \
+        str(payload.get("runs_per_gpu_reason", "one run per GPU"))
+
+
+def _calibration_file(path: str | Path) -> dict:
     try:
         payload = json.loads(Path(path).read_text())
-        return {(f["model"], int(f["input_size"])): float(f["img_per_s"]) for f in payload["families"].values()}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        for family in payload["families"].values():
+            float(family["img_per_s"]), int(family["input_size"]), str(family["model"])
+        return payload
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a calibration file written by `campaign preflight` ({err})") from None

@@ -44,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _plan_options(runner)
     runner.add_argument("--executor", default="local", choices=["local", "slurm"])
     runner.add_argument("--parallel", type=int, default=None,
-                        help="local: runs at once (default: one per GPU, else 1)")
+                        help="local: runs at once (default: per GPU as the calibration measured, one per GPU without it; 1 on CPU)")
     runner.add_argument("--gpus-per-job", type=int, default=None, help="default: 1 where CUDA is, else 0")
     runner.add_argument("--cpus-per-job", type=int, default=8, help="slurm: CPUs per job")
     runner.add_argument("--partition", default=None, help="slurm partition")
@@ -114,9 +114,15 @@ def _plan(args) -> int:
 
 def _run(args) -> int:
     gpus = args.gpus_per_job if args.gpus_per_job is not None else int(torch.cuda.is_available())
+    n_gpus = torch.cuda.device_count() if gpus else 0
+    per_gpu, slowdown, why = checks.read_concurrency(args.calibration) if args.calibration and n_gpus else (1, 1.0, "")
+    parallel = args.parallel or per_gpu * max(1, n_gpus)
+    if args.parallel is None and why:
+        print(f"[campaign] {why} (calibration) -> {parallel} at once")
     work = Path(args.work_dir or scratch_dir() / "campaign").resolve()
     jobs = executors.planned_jobs(_table(args), work, args.data_dir, args.device,
-                                  within_budget=args.executor == "slurm")
+                                  within_budget=args.executor == "slurm",
+                                  slowdown=slowdown if args.executor == "local" and parallel > max(1, n_gpus) else 1.0)
     print(f"[campaign] {len(jobs)} run(s) to run, work dir {work}")
     for item in jobs:
         print(f"  {item.job.label}: ~{item.minutes:.2f} min (requests {item.request_minutes:.1f}) "
@@ -127,9 +133,7 @@ def _run(args) -> int:
     if not jobs:
         outcomes = []
     elif args.executor == "local":
-        parallel = args.parallel or max(1, torch.cuda.device_count() if gpus else 1)
-        outcomes = executors.run_local(jobs, folder, args.budget_minutes, parallel=parallel,
-                                       gpus=torch.cuda.device_count() if gpus else 0)
+        outcomes = executors.run_local(jobs, folder, args.budget_minutes, parallel=parallel, gpus=n_gpus)
     else:
         outcomes = executors.submit_slurm(jobs, folder, gpus=gpus, cpus=args.cpus_per_job, partition=args.partition,
                                           array_parallelism=args.array_parallelism, wait=not args.no_wait)
