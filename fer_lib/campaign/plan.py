@@ -14,6 +14,7 @@ estimated minute. Complete runs in the record are always skipped.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,16 +85,19 @@ def _claims_per_experiment() -> dict[str, float]:
 
 def train_images(experiment: str, data_dir=None, profile: str = "full", _cache: dict = {}) -> int | None:
     """Training images per epoch of an experiment at `profile` (None when its dataset is not here)."""
-    key = (experiment, profile, str(data_dir))
-    if key not in _cache:
-        cfg = load_config(experiment, profile)
+    cfg = load_config(experiment, profile)
+    data = cfg["data"]
+    dataset_key = (data["dataset"], json.dumps(data["options"] or {}, sort_keys=True), str(data_dir))
+    if dataset_key not in _cache:  # one load per dataset, not per experiment (RAF-DB decodes 15k JPEGs)
         try:
-            ds = load_dataset(cfg["data"]["dataset"], data_dir, **(cfg["data"]["options"] or {}))
+            _cache[dataset_key] = load_dataset(data["dataset"], data_dir, **(data["options"] or {}))
         except (FileNotFoundError, ValueError):
-            _cache[key] = None
-        else:
-            _cache[key] = int(len(split_indices(ds, split_spec(cfg), 0)["train"]))
-    return _cache[key]
+            _cache[dataset_key] = None
+    ds = _cache[dataset_key]
+    split_key = (dataset_key, json.dumps(split_spec(cfg), sort_keys=True, default=str))
+    if ds is not None and split_key not in _cache:
+        _cache[split_key] = int(len(split_indices(ds, split_spec(cfg), 0)["train"]))
+    return None if ds is None else _cache[split_key]
 
 
 def model_train_flops(model: str, input_size: int, _cache: dict = {}) -> float:
