@@ -63,6 +63,15 @@ def test_runs_that_cannot_finish_inside_the_budget_are_not_launched(tmp_path):
     assert not (tmp_path / "work").exists() and not (tmp_path / "dest").exists()
 
 
+def test_a_run_still_going_at_the_budgets_end_is_stopped_and_publishes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "SETUP_MINUTES", 0.0)
+    monkeypatch.setattr(executors, "MARGIN", 1.0)
+    planned = [executors.Planned(_job(tmp_path), minutes=0.01)]  # launched: its estimate fits, the run does not
+    outcomes = executors.run_local(planned, tmp_path / "submitit", budget_minutes=0.2, poll_s=0.2)
+    assert [o["state"] for o in outcomes] == ["stopped"] and "budget's end" in outcomes[0]["detail"]
+    assert outcomes[0]["minutes"] <= 0.3 and not (tmp_path / "dest").exists()
+
+
 def test_a_failing_job_is_reported_and_publishes_nothing(tmp_path):
     planned = [executors.Planned(_job(tmp_path, "no_such_experiment"), minutes=0.1)]
     outcomes = executors.run_local(planned, tmp_path / "submitit", budget_minutes=5.0, poll_s=0.2)

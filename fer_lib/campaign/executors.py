@@ -29,7 +29,8 @@ from fer_lib.paths import PROJECT_ROOT, data_dir as resolve_data_dir, record_dir
 MARGIN = 1.3         # a run's time request over its estimate (estimates are a model or a few timed steps)
 SETUP_MINUTES = 0.5  # process start, data load and the held-out evaluation, on top of the training estimate
 MIN_SLURM_MINUTES = 2  # the shortest time request sent to Slurm
-STATES = ("complete", "failed", "not launched", "submitted")
+LOCAL_WARNING_S = 10  # a local job is told this long before the budget ends (submitit: SIGUSR2, then killed)
+STATES = ("complete", "failed", "stopped", "not launched", "submitted")
 
 
 @dataclass
@@ -114,7 +115,7 @@ def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None
                 continue
             slot = free_slots.pop(0)
             gpu = {"gpus_per_node": 1, "visible_gpus": [slot % gpus]} if gpus else {"gpus_per_node": 0}
-            executor.update_parameters(timeout_min=min(left, 7 * 24 * 60), **gpu)
+            executor.update_parameters(timeout_min=min(left, 7 * 24 * 60), signal_delay_s=LOCAL_WARNING_S, **gpu)
             running[slot] = (item, executor.submit(item.job), clock())
         for slot, (item, job, started) in list(running.items()):
             if job.done():
@@ -122,7 +123,12 @@ def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None
                 minutes = (clock() - started) / 60
                 try:
                     outcomes.append(_outcome(item, "complete", minutes, result=job.result()))
-                except Exception as err:  # the job's own error, re-raised by submitit
+                except submitit.core.utils.FailedJobError as err:  # the job's own error, re-raised by submitit
+                    outcomes.append(_outcome(item, "failed", minutes, detail=_failure(err)))
+                except submitit.core.utils.UncompletedJobError as err:  # killed at its time limit
+                    outcomes.append(_outcome(item, "stopped", minutes, detail="stopped at the budget's end; resumes "
+                                             f"from the work folder next time ({_failure(err)})"))
+                except Exception as err:  # the result could not be read back
                     outcomes.append(_outcome(item, "failed", minutes, detail=_failure(err)))
         if running:
             time.sleep(poll_s)
