@@ -48,8 +48,9 @@ test-gpu-stack:
 # A real single-node Slurm cluster (slurm-wlm + munge, installed when missing; root) runs a small campaign
 # through submitit's Slurm executor; the daemons are stopped afterwards.
 test-slurm: setup
-	@eval "$$(tests/slurm/cluster.sh up)" && FER_SLURM_TEST=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_slurm_real.py; \
-	  rc=$$?; tests/slurm/cluster.sh down; exit $$rc
+	@conf=$$(tests/slurm/cluster.sh up) || exit 1; eval "$$conf"; \
+	  FER_SLURM_TEST=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_slurm_real.py; rc=$$?; \
+	  tests/slurm/cluster.sh down; exit $$rc
 
 # A GPU window (README, "Running the campaign"). Here: pack what travels beside the tree (RAF-DB, ~30 MB,
 # checked on arrival; the pure-Python wheels) into WINDOW, carried with the tree. There, on the GPU
@@ -61,24 +62,25 @@ ONLY        ?= P2
 OUT         ?= $(WINDOW)/out
 WINDOW_PROFILE ?= full
 WINDOW_PY   ?= python3
+WINDOW_WHEELS := submitit==1.5.4 cloudpickle==3.1.3 filelock==4.3.1
 WINDOW_ENV  = PYTHONPATH=$(WINDOW)/site:$(CURDIR) FER_DATA_DIR=$(WINDOW)/datasets \
               FER_SOURCE_COMMIT="$$(cat $(WINDOW)/commit 2>/dev/null)"
 window-pack: setup
 	$(PY) -m fer_lib campaign pack-data rafdb_basic --out $(WINDOW)/data $(if $(DATA_DIR),--data-dir $(DATA_DIR))
-	$(PY) -m pip download --quiet --no-deps -d $(WINDOW)/wheels submitit cloudpickle filelock
+	rm -rf $(WINDOW)/wheels && $(PY) -m pip download --quiet --no-deps -d $(WINDOW)/wheels $(WINDOW_WHEELS)
 	echo "$$(git rev-parse HEAD)$$(test -z "$$(git status --porcelain)" || echo ' dirty')" > $(WINDOW)/commit
 	du -sh $(WINDOW)
 
 gpu-window:
 	mkdir -p $(WINDOW)/site $(OUT) && for w in $(WINDOW)/wheels/*.whl; do $(WINDOW_PY) -m zipfile -e $$w $(WINDOW)/site; done
 	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign unpack-data $(WINDOW)/data/*.xfer.json --data-dir $(WINDOW)/datasets
-	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign preflight --only $(ONLY) --profile $(WINDOW_PROFILE) --out $(OUT)/calibration.json
+	-$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign preflight --only $(ONLY) --profile $(WINDOW_PROFILE) --out $(OUT)/calibration.json
 	-$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign run --executor local --only $(ONLY) --profile $(WINDOW_PROFILE) --budget-minutes $(BUDGET) \
-	  --calibration $(OUT)/calibration.json --work-dir $(WINDOW)/work
+	  $$(test -s $(OUT)/calibration.json && echo --calibration $(OUT)/calibration.json) --work-dir $(WINDOW)/work
 	-$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib bench --device cuda --quick
-	cp $(WINDOW)/work/campaign-*.json $(OUT)/
-	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign pack-results --log $$(ls -t $(WINDOW)/work/campaign-*.json | head -1) \
-	  $$(ls -d results/bench/cuda-* 2>/dev/null) --max-files 6 --out $(OUT)
+	-cp $$(ls -t $(WINDOW)/work/campaign-*.json | head -1) $(OUT)/
+	$(WINDOW_ENV) $(WINDOW_PY) -m fer_lib campaign pack-results $$(ls -t $(WINDOW)/work/campaign-*.json 2>/dev/null | head -1 | sed 's/^/--log /') \
+	  $$(find results/bench -type f -newer $(OUT) 2>/dev/null) --max-files 6 --out $(OUT)
 
 reproduce: setup
 	$(PY) -m fer_lib reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))

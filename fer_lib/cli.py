@@ -48,7 +48,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 # Errors that mean "your input is wrong": one line, exit 2. FileNotFoundError and the data layer's
 # CorruptArchiveError are OSError / ValueError subclasses.
-USER_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError)
+USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fer_lib.campaign import executors, transfer
+from fer_lib.campaign import executors, plan as plan_module, transfer
 from fer_lib.campaign.jobs import CampaignJob, find_interrupted, publish_run
 from fer_lib.campaign.plan import plan
 from fer_lib.campaign.preflight import (CONCURRENCY_GAIN, preflight, read_calibration, read_concurrency, runs_per_gpu,
@@ -64,12 +65,23 @@ def test_runs_that_cannot_finish_inside_the_budget_are_not_launched(tmp_path):
 
 
 def test_a_run_still_going_at_the_budgets_end_is_stopped_and_publishes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(executors, "SETUP_MINUTES", 0.0)
-    monkeypatch.setattr(executors, "MARGIN", 1.0)
+    monkeypatch.setattr(plan_module, "SETUP_MINUTES", 0.0)
+    monkeypatch.setattr(plan_module, "MARGIN", 1.0)
     planned = [executors.Planned(_job(tmp_path), minutes=0.01)]  # launched: its estimate fits, the run does not
     outcomes = executors.run_local(planned, tmp_path / "submitit", budget_minutes=0.2, poll_s=0.2)
     assert [o["state"] for o in outcomes] == ["stopped"] and "budget's end" in outcomes[0]["detail"]
     assert outcomes[0]["minutes"] <= 0.3 and not (tmp_path / "dest").exists()
+
+
+def test_a_time_out_is_told_apart_from_a_jobs_own_error():
+    from submitit.core.utils import FailedJobError, UncompletedJobError
+
+    timed_out = FailedJobError("...\nsubmitit.core.utils.UncompletedJobError: Job not requeued because: timed-out too many times.")
+    assert executors.stopped_by_budget(timed_out, elapsed_s=100, timeout_s=600)
+    assert not executors.stopped_by_budget(FailedJobError("ValueError: bad config"), elapsed_s=599, timeout_s=600)
+    killed = UncompletedJobError("Job 12 (task: 0) with path ... has not produced any output (state: FINISHED)")
+    assert executors.stopped_by_budget(killed, elapsed_s=595, timeout_s=600)
+    assert not executors.stopped_by_budget(killed, elapsed_s=60, timeout_s=600)  # killed early: out of memory, a crash
 
 
 def test_a_failing_job_is_reported_and_publishes_nothing(tmp_path):
@@ -101,6 +113,9 @@ def test_only_complete_runs_are_published_never_over_a_finished_one(tmp_path):
     assert (published / "checkpoints" / "best.pt").exists() and (published / "manifest.json").exists()
     with pytest.raises(FileExistsError, match="never replaced"):
         publish_run(done, tmp_path / "dest")
+    staged = _fake_run(tmp_path / "dest" / ".staging" / "p3_resnet50_weighted" / "x-s2", "complete", seed=2)
+    shutil.copytree(staged, tmp_path / "dest" / ".staging" / "flat")  # a copy cut short, at any depth
+    assert list(list_runs(root=tmp_path / "dest")["path"]) == [str(published)]  # staging is never read as runs
 
 
 def _fake_slurm(tmp_path: Path, monkeypatch) -> Path:
@@ -130,7 +145,7 @@ def test_slurm_job_scripts_carry_the_array_resources_time_and_environment(tmp_pa
     weighted = next(s for s in scripts if "fer-p3_resnet50_weighted" in s)
     assert "#SBATCH --array=0-2%2" in weighted and "#SBATCH --gpus-per-node=1" in weighted
     assert "#SBATCH --cpus-per-task=8" in weighted and "#SBATCH --partition=gpu" in weighted
-    assert f"#SBATCH --time={int(np.ceil(30 * executors.MARGIN + executors.SETUP_MINUTES))}" in weighted
+    assert f"#SBATCH --time={int(np.ceil(30 * plan_module.MARGIN + plan_module.SETUP_MINUTES))}" in weighted
     assert f"export FER_DATA_DIR={tmp_path / 'data'}" in weighted and "export OMP_NUM_THREADS=8" in weighted
     assert "export PYTHONPATH=" in weighted and "submitit.core._submit" in weighted
     resampled = next(s for s in scripts if "fer-p3_resnet50_resampled" in s)
@@ -197,3 +212,6 @@ def test_records_come_back_in_at_most_eight_parts_and_never_replace_a_run(tmp_pa
         transfer.unpack_records(files[0], base=base)
     with pytest.raises(transfer.TransferError, match="more than 8 files"):
         transfer.pack_records([run], tmp_path / "tiny", part_mb=1e-5, base=base)
+    with pytest.raises(ValueError, match="never enters the record"):  # a smoke run, unpacked into the record
+        transfer.unpack_records(files[0], base=record_dir())
+    assert not list(record_dir().glob("runs/*/*"))

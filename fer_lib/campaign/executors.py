@@ -1,8 +1,8 @@
 """Running the campaign through submitit: its local executor on one machine, its Slurm executor on a cluster.
 
 Local: at most `parallel` runs at once (one per GPU when there are several: each job sees one through
-CUDA_VISIBLE_DEVICES), in plan order. Before a run is launched its time request (estimate x MARGIN +
-SETUP_MINUTES) is held against what is left of the budget: a run that cannot finish inside it is not
+CUDA_VISIBLE_DEVICES), in plan order. Before a run is launched its time request (fer_lib.campaign.plan.
+request_minutes: estimate x 1.3 + 0.5 min) is held against what is left of the budget: a run that cannot finish inside it is not
 launched, and a launched one is stopped at the budget's end, its half-run left in the work folder
 (resumable by the next campaign, never counted). Slurm: one job array per experiment, its time request
 from the plan, the environment exported in the job script.
@@ -23,11 +23,9 @@ import pandas as pd
 import submitit
 
 from fer_lib.campaign.jobs import CampaignJob
-from fer_lib.campaign.plan import destination
+from fer_lib.campaign.plan import destination, request_minutes
 from fer_lib.paths import PROJECT_ROOT, data_dir as resolve_data_dir, record_dir, scratch_dir
 
-MARGIN = 1.3         # a run's time request over its estimate (estimates are a model or a few timed steps)
-SETUP_MINUTES = 0.5  # process start, data load and the held-out evaluation, on top of the training estimate
 MIN_SLURM_MINUTES = 2  # the shortest time request sent to Slurm
 LOCAL_WARNING_S = 10  # a local job is told this long before the budget ends (submitit: SIGUSR2, then killed)
 STATES = ("complete", "failed", "stopped", "not launched", "submitted")
@@ -42,7 +40,7 @@ class Planned:
 
     @property
     def request_minutes(self) -> float:
-        return self.minutes * MARGIN + SETUP_MINUTES
+        return request_minutes(self.minutes)
 
 
 def planned_jobs(table: pd.DataFrame, work_dir: Path, data_dir: str | None, device: str = "auto",
@@ -97,6 +95,17 @@ def _failure(err: BaseException) -> str:
     return (errors[-1] if errors else lines[-1] if lines else type(err).__name__)[:300]
 
 
+def stopped_by_budget(err: BaseException, elapsed_s: float, timeout_s: float) -> bool:
+    """Whether a local job ended because its time ran out (told LOCAL_WARNING_S before, then killed), not
+    because of an error of its own: submitit's time-out report, or no result once its time was nearly up."""
+    text = str(err)
+    if "timed-out" in text or "Job not requeued" in text:
+        return True
+    no_result = isinstance(err, submitit.core.utils.UncompletedJobError) and \
+        not isinstance(err, submitit.core.utils.FailedJobError)
+    return no_result and elapsed_s >= timeout_s - LOCAL_WARNING_S - 1.0
+
+
 def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None = None, parallel: int = 1,
               gpus: int = 0, poll_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> list[dict]:
     """Run the jobs on this machine through submitit's LocalExecutor; one outcome per job."""
@@ -115,21 +124,20 @@ def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None
                 continue
             slot = free_slots.pop(0)
             gpu = {"gpus_per_node": 1, "visible_gpus": [slot % gpus]} if gpus else {"gpus_per_node": 0}
-            executor.update_parameters(timeout_min=min(left, 7 * 24 * 60), signal_delay_s=LOCAL_WARNING_S, **gpu)
-            running[slot] = (item, executor.submit(item.job), clock())
-        for slot, (item, job, started) in list(running.items()):
+            timeout = min(left, 7 * 24 * 60)
+            executor.update_parameters(timeout_min=timeout, signal_delay_s=LOCAL_WARNING_S, **gpu)
+            running[slot] = (item, executor.submit(item.job), clock(), timeout)
+        for slot, (item, job, started, timeout) in list(running.items()):
             if job.done():
                 del running[slot]
                 minutes = (clock() - started) / 60
                 try:
                     outcomes.append(_outcome(item, "complete", minutes, result=job.result()))
-                except submitit.core.utils.FailedJobError as err:  # the job's own error, re-raised by submitit
-                    outcomes.append(_outcome(item, "failed", minutes, detail=_failure(err)))
-                except submitit.core.utils.UncompletedJobError as err:  # killed at its time limit
-                    outcomes.append(_outcome(item, "stopped", minutes, detail="stopped at the budget's end; resumes "
-                                             f"from the work folder next time ({_failure(err)})"))
-                except Exception as err:  # the result could not be read back
-                    outcomes.append(_outcome(item, "failed", minutes, detail=_failure(err)))
+                except Exception as err:  # the job's own error, re-raised by submitit, or no result at all
+                    state = "stopped" if stopped_by_budget(err, minutes * 60, timeout * 60) else "failed"
+                    detail = ("stopped at the budget's end; resumes from the work folder next time"
+                              if state == "stopped" else _failure(err))
+                    outcomes.append(_outcome(item, state, minutes, detail=detail))
         if running:
             time.sleep(poll_s)
     return outcomes
@@ -138,7 +146,10 @@ def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None
 def slurm_executor(folder: Path, *, name: str, minutes: float, gpus: int, cpus: int, partition: str | None,
                    array_parallelism: int, python: str | None = None) -> submitit.SlurmExecutor:
     """A SlurmExecutor for one experiment's job array: time, GPUs, CPUs and the exported environment."""
-    executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=1, python=python)
+    try:
+        executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=1, python=python)
+    except RuntimeError as err:  # no srun here
+        raise ValueError(f"--executor slurm: {err} (run on a Slurm login node, or use --executor local)") from None
     limit = max(MIN_SLURM_MINUTES, math.ceil(minutes))
     # submitit warns a job (SIGUSR2 -> checkpoint -> requeue) this long before its limit; its default, 90 s,
     # exceeds the whole limit of a short job, which would then be requeued at once.

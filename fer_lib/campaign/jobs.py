@@ -3,8 +3,8 @@
 A job trains into `<work dir>/runs/` (checkpoints stay there), resuming a run of the same (experiment,
 seed, fold) that an earlier job left interrupted. Only a complete run is published: its small records
 (manifest, history, metrics, predictions, confusion matrices, figures) are copied beside the others under
-the campaign's destination and renamed into place in one step, so a half-run is never where runs are
-counted. A finished result is never replaced: a destination that exists already is an error.
+the campaign's destination (in `<destination>/.staging/`) and renamed into place in one step, so a half-run
+is never where runs are counted. A finished result is never replaced: a destination that exists already is an error.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ import submitit
 
 from fer_lib.config import load_config, run_fold
 from fer_lib.engine.experiment import run_experiment
+from fer_lib.engine.resume import ResumeConflict
+from fer_lib.engine.runtime import log
 from fer_lib.runs.lock import LOCK_FILE
 from fer_lib.runs.store import MANIFEST, load_run, stored_config
 
+STAGING = ".staging"  # under a runs folder: records being copied in, never read as runs
 CHECKPOINT_LIMIT_MB = 16.0  # a kept checkpoint must fit one returned file of the GPU machine (16 MB)
 
 
@@ -46,9 +49,14 @@ class CampaignJob:
     def __call__(self) -> dict:
         """Run the job (in the executor's process); a summary of the published run."""
         previous = find_interrupted(Path(self.work_dir) / "runs", self)
+        run_dir = None
         if previous is not None:
-            run_dir = run_experiment(None, data_dir=self.data_dir, device=self.device, resume=previous)
-        else:
+            try:
+                run_dir = run_experiment(None, data_dir=self.data_dir, device=self.device, resume=previous)
+            except ResumeConflict as err:  # made at another commit or on other data: start afresh
+                log(f"[campaign] not resuming {previous}: {err}")
+                previous = None
+        if run_dir is None:
             overrides = {"data.fold": self.fold} if self.fold is not None else None
             config = load_config(self.experiment, self.profile, overrides=overrides)
             run_dir = run_experiment(config, data_dir=self.data_dir, seed=self.seed, device=self.device,
@@ -88,8 +96,11 @@ def publish_run(run_dir: Path, destination: Path, keep_checkpoint: bool = False,
     target = destination / run.manifest["experiment"] / Path(run_dir).name
     if target.exists():
         raise FileExistsError(f"{target} exists already: a finished run is never replaced")
-    partial = target.with_name(f".{target.name}.partial")
+    # Staged one level deeper than runs are looked for (<runs>/<experiment>/<id>), then renamed into place.
+    partial = destination / STAGING / run.manifest["experiment"] / Path(run_dir).name
     shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("checkpoints", LOCK_FILE, ".*"))
     best = Path(run_dir) / "checkpoints" / "best.pt"
     if keep_checkpoint and best.exists() and best.stat().st_size <= limit_mb * 1e6:

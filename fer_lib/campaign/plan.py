@@ -32,6 +32,8 @@ from fer_lib.runs.store import load_run
 ASSUMED_TFLOPS = 200.0  # sustained bf16 training throughput assumed on one H200 (~25 % of its 790 peak)
 SCRATCH_VS_PRETRAINED = 0.25  # weight of an ImageNet-pretrained claim that a from-scratch run can only bound
 STEP_OVERHEAD_S = 0.010  # assumed fixed cost of one optimisation step (small models at low resolution)
+MARGIN = 1.3         # a run's time request over its estimate (estimates are a model or a few timed steps)
+SETUP_MINUTES = 0.5  # process start, data load and the held-out evaluation, on top of the training estimate
 # Runs whose best checkpoint a later notebook reads (t-SNE, Grad-CAM, cross-dataset): kept, if small.
 KEEP_CHECKPOINT = frozenset({"p2_lc2fer_c5_aug", "p2_lc2fer_c5"})
 
@@ -52,6 +54,11 @@ class PlannedRun:
     profile: str = "full"
 
 
+def request_minutes(estimate: float) -> float:
+    """The device time a run asks for: its estimate x MARGIN + SETUP_MINUTES (what a budget must hold)."""
+    return estimate * MARGIN + SETUP_MINUTES
+
+
 def campaign_runs(only: list[str] | None = None, profile: str = "full") -> list[PlannedRun]:
     """Every (experiment, seed, fold) of the study at `profile` (full: the papers' budgets; smoke: the
     embedded synthetic data, for pipeline checks); `only` keeps papers (P1..P4) or experiments."""
@@ -67,6 +74,9 @@ def campaign_runs(only: list[str] | None = None, profile: str = "full") -> list[
                 runs.append(PlannedRun(name, cfg["paper"], int(seed), fold, cfg["data"]["dataset"],
                                        cfg["model"]["name"], int(cfg["data"]["input_size"]),
                                        int(cfg["train"]["epochs"]), int(cfg["train"]["batch_size"]), profile))
+    if only and not runs:
+        raise ValueError(f"no experiment matches --only {' '.join(only)}: give papers (P1..P4) or experiment names "
+                         f"(fer_lib/configs/*.yaml)")
     return runs
 
 
@@ -139,7 +149,8 @@ def complete_keys(profile: str = "full", dataset: str = "fer2013") -> set[tuple[
 def plan(budget_minutes: float | None = None, only: list[str] | None = None, data_dir=None,
          measured: dict[tuple[str, int], float] | None = None, tflops: float = ASSUMED_TFLOPS,
          images: dict[str, int] | None = None, profile: str = "full") -> pd.DataFrame:
-    """The campaign, best verdicts-per-minute first, with cumulative minutes and what fits the budget.
+    """The campaign, best verdicts-per-minute first, with the cumulative time requests (request_minutes) and
+    what fits the budget.
 
     images: training images per epoch by experiment (default: counted from the datasets found here).
     measured: img/s by (model, input size), from a bench table or the preflight's calibration."""
@@ -168,7 +179,8 @@ def plan(budget_minutes: float | None = None, only: list[str] | None = None, dat
     table = table.sort_values(["claims per minute", "experiment", "seed"], ascending=[False, True, True],
                               na_position="last", kind="stable").reset_index(drop=True)
     todo = table["status"] == "to run"
-    table["cumulative minutes"] = table["est. minutes"].where(todo).fillna(0).cumsum().round(2)
+    table["request minutes"] = table["est. minutes"].map(lambda m: None if pd.isna(m) else round(request_minutes(m), 2))
+    table["cumulative minutes"] = table["request minutes"].where(todo).fillna(0).cumsum().round(2)
     if budget_minutes is not None:
         table["fits budget"] = todo & (table["cumulative minutes"] <= budget_minutes)
     return table

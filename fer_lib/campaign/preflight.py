@@ -109,6 +109,9 @@ def calibrate(experiments: list[str], device: torch.device, steps: int = 3, batc
             model, criterion, optimizer, rt = setup_case(case, device)
             step = make_train_step(model, criterion, optimizer, rt, case.cfg["train"].get("grad_clip"))
             times = time_steps(upper_bound_feeder(rt, size), step, device, warmup=1, steps=steps)
+            # Does one run keep the GPU busy? (runs_per_gpu)
+            doubled = time_steps(upper_bound_feeder(rt, 2 * size), step, device, warmup=1, steps=steps) \
+                if device.type == "cuda" else None
         except (RuntimeError, ValueError) as err:  # out of memory, an op the device lacks, a bad option
             rows.append({"check": f"train step {case.label}", "ok": False, "detail": str(err).splitlines()[0][:200]})
             continue
@@ -116,8 +119,7 @@ def calibrate(experiments: list[str], device: torch.device, steps: int = 3, batc
         calibration[case.label] = {"model": case.model, "input_size": case.input_size, "batch": size,
                                    "img_per_s": round(rate, 1), "precision": precision_name(rt.amp_dtype),
                                    "experiment": experiment}
-        if device.type == "cuda":  # does one run keep the GPU busy? (see runs_per_gpu)
-            doubled = time_steps(upper_bound_feeder(rt, 2 * size), step, device, warmup=1, steps=steps)
+        if doubled:
             calibration[case.label]["img_per_s_double_batch"] = round(2 * size / statistics.median(doubled), 1)
         rows.append({"check": f"train step {case.label}", "ok": True,
                      "detail": f"{rate:.1f} img/s at batch {size} ({precision_name(rt.amp_dtype)}), "

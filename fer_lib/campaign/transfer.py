@@ -15,16 +15,18 @@ import hashlib
 import io
 import json
 import lzma
+import shutil
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
 from fer_lib.data.prepared import TRANSFER_SUFFIX, file_sha256, write_npz
-from fer_lib.paths import data_dir as resolve_data_dir, results_dir
+from fer_lib.paths import data_dir as resolve_data_dir, record_dir, results_dir
 
 PART_MB = 16.0
-MAX_FILES = 8  # what the GPU machine sends back: at most 8 files of at most 16 MB
+MAX_FILES = 8  # what the GPU machine sends back: at most 8 files of at most 16 MB ...
+MAX_TOTAL_MB = 60.0  # ... and at most 64 MiB in all (room left for the calibration and the campaign log)
 
 
 class TransferError(ValueError):
@@ -99,6 +101,9 @@ def unpack_dataset(xfer_json: str | Path, data_dir: str | Path | None = None) ->
     target = target_dir / record["original_file"]
     if target.exists() and file_sha256(target) == record["original_sha256"]:
         return target  # the original is here already
+    if target.exists() and not target.with_name(target.stem + TRANSFER_SUFFIX).exists():
+        raise FileExistsError(f"{target} exists and is another file (sha256 {file_sha256(target)[:12]}..., not "
+                              f"{record['original_sha256'][:12]}...): move it away or unpack into another --data-dir")
     rebuilt_sha = write_npz(target, arrays)
     note = {"original_sha256": record["original_sha256"], "rebuilt_sha256": rebuilt_sha,
             "arrays": {spec["name"]: spec["sha256"] for spec in record["arrays"]},
@@ -108,7 +113,7 @@ def unpack_dataset(xfer_json: str | Path, data_dir: str | Path | None = None) ->
 
 
 def pack_records(paths: list[Path], out_dir: str | Path, part_mb: float = PART_MB, max_files: int = MAX_FILES,
-                 base: Path | None = None) -> list[Path]:
+                 base: Path | None = None, max_total_mb: float = MAX_TOTAL_MB) -> list[Path]:
     """One tar.gz of `paths` (run folders, tables) relative to `base` (the record; the scratch space in scratch
     mode), cut into parts."""
     base = Path(base or results_dir()).resolve()
@@ -122,7 +127,12 @@ def pack_records(paths: list[Path], out_dir: str | Path, part_mb: float = PART_M
             archive.add(path, arcname=str(Path(path).resolve().relative_to(base)),
                         filter=lambda info: None if "/checkpoints/last.pt" in info.name else info)
     stream = buffer.getvalue()
-    needed = 1 - (-len(stream) // int(part_mb * 1e6))  # the parts and their index
+    if part_mb <= 0:
+        raise ValueError(f"--part-mb must be positive, got {part_mb:g}")
+    if len(stream) > max_total_mb * 1e6:
+        raise TransferError(f"the records pack to {len(stream) / 1e6:.1f} MB, more than the {max_total_mb:g} MB that "
+                            f"can come back at once: send fewer runs back at a time")
+    needed = 1 - (-len(stream) // max(1, int(part_mb * 1e6)))  # the parts and their index
     if needed > max_files:
         raise TransferError(f"the records pack to {len(stream) / 1e6:.1f} MB, more than {max_files} files of "
                             f"{part_mb:g} MB: send fewer runs back at a time")
@@ -135,19 +145,40 @@ def pack_records(paths: list[Path], out_dir: str | Path, part_mb: float = PART_M
 
 
 def unpack_records(index: str | Path, base: Path | None = None) -> list[str]:
-    """Extract packed records into the record (the scratch space in scratch mode, or `base`); a run folder
-    already there is refused, never merged."""
+    """Add packed run records to the record (the scratch space in scratch mode, or `base`): each run must be
+    complete, and only real-data runs at the full profile enter the record; a run folder already there is
+    refused, never merged. Other files (tables) are written in place."""
     index = Path(index)
     base = Path(base or results_dir())
     record = json.loads(index.read_text())
-    stream = _read_parts(index.parent, record["parts"])
-    with tarfile.open(fileobj=io.BytesIO(stream), mode="r:gz") as archive:
-        members = archive.getmembers()
-        runs = sorted({"/".join(m.name.split("/")[:3]) for m in members if m.name.startswith("runs/")
-                       and m.name.count("/") >= 2})
+    staging = base / ".staging" / index.parent.name
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(_read_parts(index.parent, record["parts"])), mode="r:gz") as archive:
+            archive.extractall(staging, filter="data")
+        runs = sorted(str(m.parent.relative_to(staging)) for m in staging.glob("runs/*/*/manifest.json"))
+        for run in runs:
+            _check_unpacked(staging / run, base)
         clashes = [run for run in runs if (base / run).exists()]
         if clashes:
             raise FileExistsError(f"{clashes[0]} is in the record already: a finished run is never replaced "
                                   f"({len(clashes)} clash(es)); move it away first if it is to be replaced")
-        archive.extractall(base, filter="data")
+        for run in runs:
+            (base / run).parent.mkdir(parents=True, exist_ok=True)
+            (staging / run).rename(base / run)
+        for path in sorted(p for p in staging.rglob("*") if p.is_file() and not p.is_relative_to(staging / "runs")):
+            (base / path.relative_to(staging)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, base / path.relative_to(staging))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return runs
+
+
+def _check_unpacked(run_dir: Path, base: Path) -> None:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    if manifest.get("status") != "complete":
+        raise ValueError(f"{run_dir.name}: status {manifest.get('status')!r}: only complete runs are added")
+    record_worthy = bool((manifest.get("dataset") or {}).get("real")) and manifest.get("profile") == "full"
+    if base.resolve() == record_dir().resolve() and not record_worthy:
+        raise ValueError(f"{run_dir.name}: a synthetic-data or smoke run never enters the record; unpack it with "
+                         f"FER_OUTPUT=scratch")

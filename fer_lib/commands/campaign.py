@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,6 @@ import torch
 
 from fer_lib.campaign import executors, plan as planning, preflight as checks, transfer
 from fer_lib.paths import scratch_dir
-from fer_lib.runs.store import utc_now
 
 PLAN_COLUMNS = ["paper", "experiment", "seed", "fold", "epochs", "train images", "img/s", "est. minutes",
                 "claims per run", "cumulative minutes", "status"]
@@ -45,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     runner.add_argument("--executor", default="local", choices=["local", "slurm"])
     runner.add_argument("--parallel", type=int, default=None,
                         help="local: runs at once (default: per GPU as the calibration measured, one per GPU without it; 1 on CPU)")
-    runner.add_argument("--gpus-per-job", type=int, default=None, help="default: 1 where CUDA is, else 0")
+    runner.add_argument("--gpus-per-job", type=int, default=None, help="default: 1 on Slurm; local: 1 where CUDA is, else 0")
     runner.add_argument("--cpus-per-job", type=int, default=8, help="slurm: CPUs per job")
     runner.add_argument("--partition", default=None, help="slurm partition")
     runner.add_argument("--array-parallelism", type=int, default=16, help="slurm: tasks of one array at once")
@@ -113,7 +113,9 @@ def _plan(args) -> int:
 
 
 def _run(args) -> int:
-    gpus = args.gpus_per_job if args.gpus_per_job is not None else int(torch.cuda.is_available())
+    # On Slurm the submitting host (a login node) may have no GPU while the nodes do.
+    default_gpus = 1 if args.executor == "slurm" else int(torch.cuda.is_available())
+    gpus = args.gpus_per_job if args.gpus_per_job is not None else default_gpus
     n_gpus = torch.cuda.device_count() if gpus else 0
     per_gpu, slowdown, why = checks.read_concurrency(args.calibration) if args.calibration and n_gpus else (1, 1.0, "")
     parallel = args.parallel or per_gpu * max(1, n_gpus)
@@ -139,7 +141,7 @@ def _run(args) -> int:
                                           array_parallelism=args.array_parallelism, wait=not args.no_wait)
     table = pd.DataFrame(outcomes, columns=["run", "state", "est. minutes", "minutes", "img/s", "detail"])
     work.mkdir(parents=True, exist_ok=True)
-    log = work / f"campaign-{utc_now().replace(':', '')}.json"
+    log = work / f"campaign-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"  # a portable file name
     log.write_text(json.dumps({"executor": args.executor, "budget_minutes": args.budget_minutes,
                                "outcomes": outcomes}, indent=1, default=str) + "\n")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):

@@ -224,6 +224,8 @@ def list_runs(experiment: str | None = None, root: str | Path | None = None) -> 
     pattern = f"{experiment}/*/{MANIFEST}" if experiment else f"*/*/{MANIFEST}"
     rows = []
     for manifest_path in sorted(base.glob(pattern)):
+        if any(part.startswith(".") for part in manifest_path.relative_to(base).parts):
+            continue  # a staging or temporary folder (fer_lib.campaign.jobs), never a run
         try:
             run = load_run(manifest_path.parent)
         except (OSError, json.JSONDecodeError):
