@@ -50,6 +50,10 @@ def test_a_smoke_campaign_runs_through_the_local_executor_and_publishes_complete
     table = plan(only=P3, profile="smoke")
     assert set(table["status"]) == {"complete (skipped)"}
     assert main(args) == 0 and "0 run(s) to run" in capsys.readouterr().out
+    # The report: where the campaign stands.
+    assert main(["campaign", "status", "--profile", "smoke", "--only", *P3, "--work-dir", str(work)]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 runs complete, 0 half-done" in out and "last campaign" in out and "nothing run" in out
 
 
 def _job(tmp_path: Path, experiment: str = "p3_resnet50_weighted") -> CampaignJob:

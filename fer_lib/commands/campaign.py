@@ -1,4 +1,4 @@
-"""`campaign plan | run | preflight | pack-data | unpack-data | pack-results | unpack-results`: the study's runs
+"""`campaign plan | run | status | preflight | pack-data | unpack-data | pack-results | unpack-results`: the study's runs
 as one campaign, ordered by verdicts gained per GPU-minute, run through submitit (locally or on Slurm)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from fer_lib.campaign import executors, plan as planning, preflight as checks, transfer
+from fer_lib.campaign import executors, plan as planning, preflight as checks, status, transfer
 from fer_lib.paths import scratch_dir
 
 PLAN_COLUMNS = ["paper", "experiment", "seed", "fold", "epochs", "train images", "img/s", "est. minutes",
@@ -55,6 +55,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     runner.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     runner.add_argument("--dry-run", action="store_true", help="print the jobs and stop")
     runner.set_defaults(handler=_run)
+    where = sub.add_parser("status", help="per experiment: complete, half-done (resumable), left")
+    _plan_options(where)
+    where.add_argument("--work-dir", default=None, help="the campaign's work folder (default: scratch/campaign)")
+    where.set_defaults(handler=_status)
     pre = sub.add_parser("preflight", help="check versions, device, bf16, data; time each model family")
     pre.add_argument("--only", nargs="+", default=None, metavar="P")
     pre.add_argument("--profile", default="full", choices=["full", "smoke"])
@@ -149,6 +153,17 @@ def _run(args) -> int:
     states = ', '.join(f'{n} {s}' for s, n in table['state'].value_counts().items())
     print(f"[campaign] {states or 'nothing run'}; log {log}")
     return 1 if (table["state"] == "failed").any() else 0
+
+
+def _status(args) -> int:
+    work = Path(args.work_dir or scratch_dir() / "campaign").resolve()
+    table = status.campaign_status(_table(args), work)
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
+        print(table.to_string(index=False))
+    print(f"\n{table['complete'].sum()} of {table['runs'].sum()} runs complete, "
+          f"{table['half-done (resumable)'].sum()} half-done in {work}, {table['to run'].sum()} to run "
+          f"(~{table['est. minutes left'].sum():.0f} estimated minutes). {status.last_campaign(work)}.")
+    return 0
 
 
 def _preflight(args) -> int:
