@@ -62,11 +62,12 @@ ONLY        ?= P2
 OUT         ?= $(WINDOW)/out
 WINDOW_PROFILE ?= full
 WINDOW_PY   ?= python3
+WINDOW_DATA ?= rafdb_basic
 WINDOW_WHEELS := submitit==1.5.4 cloudpickle==3.1.3 filelock==4.3.1
 WINDOW_ENV  = PYTHONPATH=$(WINDOW)/site:$(CURDIR) FER_DATA_DIR=$(WINDOW)/datasets \
               FER_SOURCE_COMMIT="$$(cat $(WINDOW)/commit 2>/dev/null)"
 window-pack: setup
-	rm -rf $(WINDOW) && $(PY) -m fer_lib campaign pack-data rafdb_basic --out $(WINDOW)/data $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	rm -rf $(WINDOW) && $(PY) -m fer_lib campaign pack-data $(WINDOW_DATA) --out $(WINDOW)/data $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 	$(PY) -m pip download --quiet --no-deps -d $(WINDOW)/wheels $(WINDOW_WHEELS)
 	echo "$$(git rev-parse HEAD)$$(test -z "$$(git status --porcelain)" || echo ' dirty')" > $(WINDOW)/commit
 	du -sh $(WINDOW)
