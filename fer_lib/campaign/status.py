@@ -33,6 +33,10 @@ def last_campaign(work_dir: Path) -> str:
     if not logs:
         return "no campaign has run from this work folder yet"
     record = json.loads(logs[-1].read_text())
-    states = pd.Series([o["state"] for o in record["outcomes"]], dtype=object).value_counts()
-    summary = ", ".join(f"{n} {s}" for s, n in states.items()) or "nothing run"
-    return f"last campaign ({logs[-1].name}, executor {record['executor']}): {summary}"
+    return f"last campaign ({logs[-1].name}, executor {record['executor']}): {outcome_summary(record['outcomes'])}"
+
+
+def outcome_summary(outcomes: list[dict]) -> str:
+    """'2 complete, 1 stopped' (most frequent first), or 'nothing run'."""
+    states = pd.Series([o["state"] for o in outcomes], dtype=object).value_counts()
+    return ", ".join(f"{n} {s}" for s, n in states.items()) or "nothing run"

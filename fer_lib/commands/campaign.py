@@ -150,8 +150,7 @@ def _run(args) -> int:
                                "outcomes": outcomes}, indent=1, default=str) + "\n")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):
         print(table[["run", "state", "est. minutes", "minutes", "img/s", "detail"]].to_string(index=False))
-    states = ', '.join(f'{n} {s}' for s, n in table['state'].value_counts().items())
-    print(f"[campaign] {states or 'nothing run'}; log {log}")
+    print(f"[campaign] {status.outcome_summary(outcomes)}; log {log}")
     return 1 if (table["state"] == "failed").any() else 0
 
 
