@@ -94,6 +94,13 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_capability() -> str:
+    """The vector instruction set torch's CPU kernels use here ('avx2', 'avx512', ...), with '+bf16' when the CPU
+    has native bf16 units: two CPUs of one model name can differ in it, and speed and the `auto` precision with them."""
+    capability = str(torch.backends.cpu.get_cpu_capability()).lower()
+    return capability + ("+bf16" if cpu_bf16_native() else "")
+
+
 def device_name(device: str | torch.device) -> str:
     """Run records' device name: the CUDA device name, or '<CPU model> CPU (N threads)'."""
     device = torch.device(device)
@@ -112,11 +119,12 @@ def device_label(device: str | torch.device) -> str:
 
 
 def device_slug(device: str | torch.device) -> str:
-    """File-name form of the device: 'cpu-amd-epyc', 'nvidia-h100-80gb-hbm3'."""
+    """File-name form of the device: 'cpu-amd-epyc-avx2' (a CPU with its instruction set, cpu_capability),
+    'nvidia-h100-80gb-hbm3'."""
     device = torch.device(device)
     name = device_name(device)
     if device.type == "cpu":
-        name = "cpu " + re.sub(r"\s*CPU \(\d+ threads?\)$", "", name)
+        name = "cpu " + re.sub(r"\s*CPU \(\d+ threads?\)$", "", name) + " " + cpu_capability()
     name = re.sub(r"\((r|tm)\)", "", name.lower())
     return re.sub(r"[^a-z0-9]+", "-", name).strip("-") or device.type
 

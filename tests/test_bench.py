@@ -53,8 +53,9 @@ def test_files_are_written_with_the_required_columns(result, tmp_path):
     ratios = pd.read_csv(paths["ratios"])
     assert {"ours_over_upper", "ours_over_usual", "target", "target_met"} <= set(ratios.columns)
     manifest = json.loads(paths["manifest"].read_text())
-    for key in ("device", "versions", "date", "git", "data"):
+    for key in ("device", "versions", "date", "git", "data", "cpu_capability", "auto_precision"):
         assert manifest[key]
+    assert slug.endswith(manifest["cpu_capability"].replace("+", "-"))  # two CPUs of one model name never share a file
     assert manifest["git"]["commit"] and manifest["versions"]["torch"] == torch.__version__
     assert "not accuracy" in manifest["data"]
     assert "## Ratios and targets" in paths["md"].read_text()

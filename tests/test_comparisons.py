@@ -55,6 +55,18 @@ def test_difference_claim_paired_over_seeds_and_images(tmp_path):
     assert judge_difference(CLAIM, [])["verdict"] == "not run"
 
 
+def test_difference_waits_for_every_recipe_seed(tmp_path):
+    """Two of the recipes' three seeds: no verdict either way, the numbers so far shown (as accuracy claims)."""
+    runs = []
+    for seed, (wd, rd) in enumerate([(0.40, 0.60), (0.41, 0.62)]):  # the claimed direction fails on both
+        runs.append(_run(tmp_path, "p3_resnet50_weighted", seed, [True, True, True], wd, 0.5))
+        runs.append(_run(tmp_path, "p3_resnet50_resampled", seed, [False, True, False], rd, 0.5))
+    row = judge_difference(CLAIM, runs)
+    assert row["verdict"] == "inconclusive" and row["n"] == 2
+    assert row["why"].startswith("2 of the recipes' 3 seeds paired (seeds 0,1,2); so far:")
+    assert row["ours"] == pytest.approx(np.mean([-20.0, -21.0]) / 2)
+
+
 def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_path):
     from fer_lib.study import verdicts
     from fer_lib.claims import load_claims

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fer_lib.config import load_config, upgrade_stored_config
-from fer_lib.devices import autocast_dtype, cpu_bf16_native, precision_name
+from fer_lib.devices import autocast_dtype, cpu_bf16_native, cpu_capability, device_slug, precision_name
 
 AMX = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n"
 ZEN4 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n"
@@ -21,6 +21,15 @@ def test_cpu_bf16_detection_reads_the_flags(monkeypatch):
     assert not cpu_bf16_native(AMX)
     monkeypatch.setenv("FER_CPU_BF16", "1")
     assert cpu_bf16_native(OLD)
+
+
+def test_cpu_records_name_the_instruction_set(monkeypatch):
+    """Two CPUs of one model name (one with AVX-512 bf16, one with AVX2 only) never share a bench file."""
+    isa = str(torch.backends.cpu.get_cpu_capability()).lower()
+    monkeypatch.setenv("FER_CPU_BF16", "0")
+    assert cpu_capability() == isa and device_slug("cpu").endswith(f"-{isa}")
+    monkeypatch.setenv("FER_CPU_BF16", "1")
+    assert cpu_capability() == f"{isa}+bf16" and device_slug("cpu").endswith(f"-{isa}-bf16")
 
 
 def test_autocast_dtype_per_setting(monkeypatch):

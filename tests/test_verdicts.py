@@ -33,7 +33,7 @@ def _write_run(name: str, seed: int, accuracy: float, real: bool = True, status:
 @pytest.fixture()
 def seeds_present(monkeypatch):
     """For tests about other rules: the recipe asks for no particular seeds (see test_every_recipe_seed_...)."""
-    monkeypatch.setattr(verdicts, "_expected_seeds", lambda experiment: set())
+    monkeypatch.setattr(verdicts, "recipe_seeds", lambda experiment: set())
 
 
 def test_verdict_boundaries():

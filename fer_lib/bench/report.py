@@ -97,6 +97,8 @@ def markdown_report(result: BenchResult) -> str:
         f" · torch {m['versions']['torch']} · wall {m['wall_s']} s"
         + (f" · {m['threads']} training thread(s), {m['usual_num_workers']} DataLoader workers, load average "
            f"{m['load_average_start'][0]:.1f} -> {m['load_average_end'][0]:.1f}" if m["device_type"] == "cpu" else "")
+        + (f" · instruction set {m['cpu_capability']}" if m.get("cpu_capability") else "")
+        + (f" · precision `auto` is {m['auto_precision']} here" if m.get("auto_precision") else "")
         + "\n",
         f"{m['data']} {m['timing']}.\n",
         "## Throughput\n", _fmt(rows[[c for c in cols if c in rows]]), "",

@@ -17,7 +17,7 @@ from fer_lib.bench.profiling import profile_case, profile_note
 from fer_lib.bench.report import (CPU_MIN_OURS_OVER_USUAL, DATA_NOTE, GPU_MIN_OURS_OVER_UPPER,
                                   GPU_MIN_OURS_OVER_USUAL_224, ROW_COLUMNS, BenchResult, ratio_table)
 from fer_lib.bench.timing import benchmark_case
-from fer_lib.devices import cpu_threads, device_name, device_slug, resolve_device
+from fer_lib.devices import autocast_dtype, cpu_capability, cpu_threads, device_name, device_slug, precision_name, resolve_device
 from fer_lib.runs.provenance import git_info, library_versions
 from fer_lib.runs.store import utc_now
 
@@ -70,6 +70,8 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
             note = profile_missed_cases(cases, ratios, dev, settings, threads, num_workers, seed, log)
     manifest = dict(
         device=dev_name, device_type=dev.type, device_slug=device_slug(dev), date=started,
+        cpu_capability=cpu_capability() if dev.type == "cpu" else None,
+        auto_precision=precision_name(autocast_dtype("auto", dev)),
         finished=utc_now(), wall_s=round(time.perf_counter() - t0, 1), git=git_info(), versions=library_versions(),
         quick=bool(quick or dev.type == "cpu"), threads=threads if dev.type == "cpu" else None,
         cpu_count=os.cpu_count(), usual_num_workers=default_workers() if num_workers is None else num_workers,

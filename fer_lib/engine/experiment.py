@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from fer_lib.config import load_config
 from fer_lib.data import load_dataset
-from fer_lib.devices import device_name, precision_name, resolve_device
+from fer_lib.devices import cpu_capability, device_name, precision_name, resolve_device
 from fer_lib.engine.batches import TrainingSplits, build_splits
 from fer_lib.engine.evaluate import evaluate_run
 from fer_lib.engine.loop import build_criterion, build_optimizer, build_scheduler, fit
@@ -99,6 +99,7 @@ def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits:
                  "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
         data_dir=portable(str(data_dir)) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
         seed=seed, device=device_name(rt.device), device_type=rt.device.type,
+        cpu_capability=cpu_capability() if rt.device.type == "cpu" else None,
         precision=precision_name(rt.amp_dtype), precision_setting=cfg["train"]["precision"],
         channels_last=rt.channels_last, compiled=compiled, versions=library_versions(),
         num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),

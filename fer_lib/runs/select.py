@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_lib.config import run_fold
+from fer_lib.config import load_config, run_fold
 from fer_lib.runs.store import list_runs, load_run, stored_config
 
 
@@ -19,6 +19,15 @@ def at_full_budget(manifest: dict) -> bool:
     """Whether a run was allowed the whole epoch budget of its experiment's recipe (only such runs count)."""
     allowed, recipe = run_budget(manifest)
     return allowed >= recipe
+
+
+def recipe_seeds(experiment: str) -> set[int]:
+    """The seeds an experiment's full recipe runs (its config's `seeds`): a verdict needs all of them
+    (empty when the experiment has no config)."""
+    try:
+        return {int(seed) for seed in load_config(experiment, "full")["seeds"]}
+    except (FileNotFoundError, ValueError):
+        return set()
 
 
 def one_run_per_seed(runs: list[dict]) -> list[dict]:
@@ -71,3 +80,10 @@ def real_runs(root: str | Path | None = None) -> list[dict]:
     """Every complete run on real data, as dicts with manifest, metrics and run_dir (what verdicts read)."""
     runs = [load_run(path) for path in counted_runs(real_only=True, root=root)["path"]]
     return [{"manifest": r.manifest, "metrics": r.metrics, "run_dir": r.path} for r in runs if r.metrics]
+
+
+def verdict_runs(experiment: str, root: str | Path | None = None) -> list[Path]:
+    """The runs a verdict on `experiment` reads (as fer_lib.study.verdicts does): complete real-data runs at the
+    recipe's full budget, the latest of each seed (and fold), in seed order."""
+    mine = [r for r in real_runs(root) if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
+    return [Path(r["run_dir"]) for r in one_run_per_seed(mine)]

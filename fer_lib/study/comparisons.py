@@ -7,7 +7,9 @@ Two views of one difference, both paired:
                     and the other wrong (b and c): the exact McNemar test (two-sided binomial on b + c).
 Verdict: reproduced when the claimed direction holds on average and the paired t-test over seeds has
 p < 0.05; not reproduced when the mean difference has the other sign (or is zero); inconclusive when
-the direction holds but the difference is within noise; not run without paired runs.
+the direction holds but the difference is within noise; not run without paired runs. As for accuracy
+claims, no verdict is given before every seed both recipes list has a paired run: until then the row is
+inconclusive ("k of n recipe seeds paired") and shows the numbers so far.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fer_lib.runs.select import at_full_budget, one_run_per_seed
+from fer_lib.runs.select import at_full_budget, one_run_per_seed, recipe_seeds
 
 ALPHA = 0.05
 
@@ -90,7 +92,12 @@ def judge_difference(claim: dict, runs: list[dict]) -> dict:
               + ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))
               + f"; paired t over seeds p={p_seeds:.3g}; McNemar per seed p="
               + ", ".join(f"{p:.3g}" for p in p_images) + " (b/c " + ", ".join(f"{x}/{y}" for x, y in pairs) + ")")
-    if mean <= 0:
+    expected = recipe_seeds(better) | recipe_seeds(worse)
+    if not expected <= set(seeds):
+        judged = "inconclusive"
+        detail = (f"{len(set(seeds) & expected)} of the recipes' {len(expected)} seeds paired "
+                  f"(seeds {','.join(map(str, sorted(expected)))}); so far: " + detail)
+    elif mean <= 0:
         judged = "not reproduced"
     elif p_seeds < ALPHA:
         judged = "reproduced"

@@ -11,12 +11,13 @@ from IPython.display import Image, display
 
 from fer_lib import outputs
 from fer_lib.plots import plot_bubbles
-from fer_lib.runs.select import complete_runs
+from fer_lib.runs.select import complete_runs, latest_runs, verdict_runs
 from fer_lib.study.figures import misclassified_figure, save_run_figures
 from fer_lib.study.notes import write_note
 from fer_lib.study.plans import train_or_skip
+from fer_lib.study.precision import precision_check, precision_runs
 from fer_lib.study.setup import data_plan, profile_experiments
-from fer_lib.study.tables import grid_table, grid_wide, headline, per_class_table
+from fer_lib.study.tables import grid_table, grid_wide, headline, p3_table1_beside, per_class_table
 
 
 def saved(table: pd.DataFrame, section: str, name: str) -> pd.DataFrame:
@@ -105,3 +106,20 @@ def with_params(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
     table.insert(1, "parameters", [heads[e]["params"] if heads[e] else None for e in table["experiment"]])
     return table
+
+
+def precision_section(section: str, experiment: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """bf16 against fp32 on `experiment`'s runs (fer_lib.study.precision): the runs, the summary per precision
+    (saved as precision_runs and precision_check) and the verdict paragraph."""
+    runs = saved(precision_runs(experiment), section, "precision_runs")
+    summary, verdict = precision_check(runs)
+    return runs, saved(summary, section, "precision_check"), verdict
+
+
+def table1_section(section: str, variants: dict[str, str]) -> tuple[pd.DataFrame, dict[str, list[Path]], str]:
+    """P3 Table 1 beside each variant (name -> experiment): the runs that count for its verdicts, else its newest
+    run; the table (saved as table1_beside_ours), the runs per variant, and a caption naming them."""
+    reports = {name: verdict_runs(experiment) or latest_runs(experiment)[:1] for name, experiment in variants.items()}
+    caption = "; ".join(f"{name}: " + (", ".join(f"`{run.name}`" for run in runs) or "no run yet")
+                        for name, runs in reports.items())
+    return saved(p3_table1_beside(reports), section, "table1_beside_ours"), reports, caption

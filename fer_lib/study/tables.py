@@ -67,30 +67,50 @@ def _budget(run_dir: Path) -> str:
     return f"{ran} run / {allowed} allowed / {recipe} recipe"
 
 
-def per_class_table(run_dir: Path, split: str = "test") -> pd.DataFrame:
-    """Per-class precision / recall / F1 / support of a run's split (sklearn's classification report)."""
+def per_class_table(run_dir: Path, split: str = "test", digits: int | None = 2) -> pd.DataFrame:
+    """Per-class precision / recall / F1 / support of a run's split (sklearn's classification report), rounded
+    to `digits` (None: as recorded)."""
     metrics = load_run(run_dir).metrics[split]
-    rows = [{"class": name, **{k: round(v, 2) if isinstance(v, float) else v for k, v in values.items()}}
-            for name, values in metrics["per_class"].items()]
+
+    def rounded(value):
+        return round(value, digits) if digits is not None and isinstance(value, float) else value
+
+    rows = [{"class": name, **{k: rounded(v) for k, v in values.items()}} for name, values in metrics["per_class"].items()]
     table = pd.DataFrame(rows)
-    summary = pd.DataFrame([{"class": "accuracy", "f1": round(metrics["accuracy"], 2), "support": metrics["n"]},
-                            {"class": "macro avg", "f1": round(metrics["f1_macro"], 2), "support": metrics["n"]},
-                            {"class": "weighted avg", "f1": round(metrics["f1_weighted"], 2), "support": metrics["n"]}])
+    summary = pd.DataFrame([{"class": "accuracy", "f1": rounded(metrics["accuracy"]), "support": metrics["n"]},
+                            {"class": "macro avg", "f1": rounded(metrics["f1_macro"]), "support": metrics["n"]},
+                            {"class": "weighted avg", "f1": rounded(metrics["f1_weighted"]), "support": metrics["n"]}])
     return pd.concat([table, summary], ignore_index=True)
 
 
-def p3_table1_beside(run_dir: Path | None, split: str = "test") -> pd.DataFrame:
-    """P3 Table 1 (class-weighted model's report on the 7,178 test images) beside a run's own report."""
-
+def p3_table1_beside(variants: dict[str, list[Path]], split: str = "test") -> pd.DataFrame:
+    """P3 Table 1 (the class-weighted model's report on the 7,178 test images) beside each variant's report:
+    per-class precision, recall and F1 as mean ± std over the variant's runs (one per seed; the value alone
+    for one run), and the support of our split."""
     rows = [{"class": name, "paper precision": p, "paper recall": r, "paper F1": f, "paper support": n}
             for name, (p, r, f, n) in P3_TABLE1_REPORT.items()]
     rows += [{"class": name, "paper F1": f} for name, f in P3_TABLE1_SUMMARY.items()]
     table = pd.DataFrame(rows)
-    if run_dir is None:
-        return table
-    ours = per_class_table(run_dir, split).rename(columns={"precision": "our precision", "recall": "our recall",
-                                                           "f1": "our F1", "support": "our support"})
-    return table.merge(ours, on="class", how="outer")
+    for variant, run_dirs in variants.items():
+        if not run_dirs:
+            continue
+        reports = pd.concat([per_class_table(run_dir, split, digits=None) for run_dir in run_dirs])
+        grouped = reports.groupby("class", sort=False)
+        ours = pd.DataFrame({f"{variant} {label} (n={len(run_dirs)})": grouped[column].agg(_spread)
+                             for column, label in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))})
+        if "our support" not in table:
+            table = table.merge(grouped["support"].first().rename("our support"), left_on="class", right_index=True,
+                                how="outer")
+        table = table.merge(ours, left_on="class", right_index=True, how="outer")
+    return table
+
+
+def _spread(values: pd.Series) -> str:
+    """`0.45 ± 0.01` over runs (sample std), `0.45` for one run, empty when the report has no such entry."""
+    values = values.dropna()
+    if values.empty:
+        return ""
+    return f"{values.mean():.2f}" if len(values) == 1 else f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
 
 
 def headline(experiment: str, split: str = "test") -> dict | None:

@@ -33,10 +33,9 @@ import numpy as np
 import pandas as pd
 
 from fer_lib.claims import load_claims
-from fer_lib.config import load_config
 from fer_lib.data import load_dataset
 from fer_lib.paths import results_dir
-from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, run_budget
+from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, recipe_seeds, run_budget
 from fer_lib.runs.store import stored_config
 from fer_lib.study.cleaned import cleaned_columns
 from fer_lib.study.comparisons import ci95, judge_difference
@@ -103,7 +102,7 @@ def _why_not_judged(claim: dict, chosen: list[dict], per_seed: dict, kfold: int 
     if not at_full:
         allowed, recipe = max(run_budget(r["manifest"]) for r in chosen)
         return f"reduced budget: {allowed} of {recipe} epochs"
-    expected = _expected_seeds(claim["experiment"])
+    expected = recipe_seeds(claim["experiment"])
     if expected and not expected <= set(per_seed):
         return (f"{len(set(per_seed) & expected)} of the recipe's {len(expected)} seeds complete "
                 f"(seeds {','.join(map(str, sorted(expected)))})")
@@ -120,14 +119,6 @@ def _test_size(chosen: list[dict], claim: dict) -> int | None:
     if claim["kind"] in ("recall", "class_error"):
         return (split.get("per_class", {}).get(claim["class"]) or {}).get("support")
     return split.get("n")
-
-
-def _expected_seeds(experiment: str) -> set[int]:
-    """The seeds an experiment's full recipe runs (its config's `seeds`): a verdict needs all of them."""
-    try:
-        return {int(seed) for seed in load_config(experiment, "full")["seeds"]}
-    except (FileNotFoundError, ValueError):
-        return set()
 
 
 def _per_seed_values(chosen: list[dict], claim: dict) -> tuple[dict, int | None]:

@@ -1,0 +1,114 @@
+"""Does bf16 autocast change what is learned? One experiment's real-data runs, fp32 beside bf16.
+
+Either of two checks settles it (issue #11), both on runs of one recipe (fer_lib.study.recipes):
+  early epochs    3 seeds per precision, each seed's validation accuracy after EPOCH epochs: the two
+                  precisions' mean ± std intervals overlap. A longer run's history counts at that epoch when
+                  its schedule does not depend on the epoch budget (a step schedule; not cosine), so a
+                  full-budget bf16 run and a short fp32 run of one seed saw the same learning rates.
+  complete run    one complete fp32 run at the recipe's full budget whose test accuracy lies within the
+                  full-budget bf16 runs' mean ± 2 std.
+Validation accuracies only ever compare precisions here; no recipe is chosen on them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs
+from fer_lib.runs.store import stored_config
+from fer_lib.study.recipes import recipe_signature
+
+SEEDS_NEEDED = 3
+EARLY_EPOCH = 5
+
+
+def _precision_of(manifest: dict) -> str:
+    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(manifest.get("precision")),
+                                                                       str(manifest.get("precision")))
+
+
+def _val_acc_at(run_dir: Path, epoch: int) -> float | None:
+    history = pd.read_csv(Path(run_dir) / "history.csv")
+    row = history[history["epoch"] == epoch]
+    return None if row.empty else float(row["val_acc"].iloc[0])
+
+
+def precision_runs(experiment: str, runs: list[dict] | None = None) -> pd.DataFrame:
+    """The experiment's complete real-data runs at the recipe its full-budget runs share, the latest of each
+    (precision, seed, full budget or not): precision, seed, run, full budget, epochs run, validation accuracy
+    at EARLY_EPOCH (when the schedule does not depend on the budget) and, for full-budget runs, test accuracy
+    (in %)."""
+    runs = real_runs() if runs is None else runs
+    mine = [r for r in runs if r["manifest"]["experiment"] == experiment and "data" in r["manifest"].get("config", {})]
+    full = [r for r in mine if at_full_budget(r["manifest"])]
+    if not full:
+        return pd.DataFrame()
+    recipe = pd.Series([recipe_signature(stored_config(r["manifest"])) for r in full]).mode().iloc[0]
+    mine = [r for r in mine if recipe_signature(stored_config(r["manifest"])) == recipe]
+    rows = []
+    for precision in sorted({_precision_of(r["manifest"]) for r in mine}):
+        for is_full in (True, False):
+            same = [r for r in mine if _precision_of(r["manifest"]) == precision and at_full_budget(r["manifest"]) == is_full]
+            for run in one_run_per_seed(same):
+                m = run["manifest"]
+                early = (_val_acc_at(run["run_dir"], EARLY_EPOCH)
+                         if stored_config(m)["schedule"]["name"] != "cosine" else None)
+                rows.append({"precision": precision, "seed": m["seed"], "run": Path(run["run_dir"]).name,
+                             "full budget": is_full, "epochs run": m.get("epochs_run"),
+                             f"val acc @ {EARLY_EPOCH} %": np.nan if early is None else round(100 * early, 2),
+                             "test acc %": round(100 * run["metrics"]["test"]["accuracy"], 2) if is_full else np.nan,
+                             "recipe": recipe, "device": m.get("device")})
+    return pd.DataFrame(rows)
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float, int]:
+    values = values.dropna()
+    return (float(values.mean()) if len(values) else np.nan,
+            float(values.std(ddof=1)) if len(values) > 1 else np.nan, len(values))
+
+
+def precision_check(table: pd.DataFrame, reference: str = "bf16", other: str = "fp32") -> tuple[pd.DataFrame, str]:
+    """Both checks on precision_runs' table: a summary per precision and a one-paragraph verdict."""
+    if table.empty:
+        return pd.DataFrame(), "No full-budget real-data run yet: nothing to compare."
+    early = f"val acc @ {EARLY_EPOCH} %"
+    summary = []
+    for precision, group in table.groupby("precision"):
+        # one value per seed: a full-budget run's epoch when it has one, else the short run's
+        per_seed = group.sort_values("full budget", ascending=False).groupby("seed")[early].first()
+        e_mean, e_std, e_n = _mean_std(per_seed)
+        t_mean, t_std, t_n = _mean_std(group["test acc %"])
+        summary.append({"precision": precision, f"seeds with epoch {EARLY_EPOCH}": e_n, f"{early} mean": e_mean,
+                        f"{early} std": e_std, "full runs": t_n, "test acc % mean": t_mean, "test acc % std": t_std})
+    summary = pd.DataFrame(summary).set_index("precision")
+    lines = []
+    if {reference, other} <= set(summary.index):
+        ref, oth = summary.loc[reference], summary.loc[other]
+        if min(ref[f"seeds with epoch {EARLY_EPOCH}"], oth[f"seeds with epoch {EARLY_EPOCH}"]) >= SEEDS_NEEDED:
+            lo = max(ref[f"{early} mean"] - ref[f"{early} std"], oth[f"{early} mean"] - oth[f"{early} std"])
+            hi = min(ref[f"{early} mean"] + ref[f"{early} std"], oth[f"{early} mean"] + oth[f"{early} std"])
+            lines.append(f"Early epochs: validation accuracy after {EARLY_EPOCH} epochs, {reference} "
+                         f"{ref[f'{early} mean']:.2f} ± {ref[f'{early} std']:.2f} vs {other} "
+                         f"{oth[f'{early} mean']:.2f} ± {oth[f'{early} std']:.2f} (mean ± std over seeds): the intervals "
+                         + ("overlap, precision does not change what is learned at this budget." if lo <= hi else
+                            "do not overlap: the precisions differ."))
+        else:
+            lines.append(f"Early epochs: not yet ({int(ref[f'seeds with epoch {EARLY_EPOCH}'])} {reference} and "
+                         f"{int(oth[f'seeds with epoch {EARLY_EPOCH}'])} {other} seeds of the {SEEDS_NEEDED} needed).")
+        complete = table[(table["precision"] == other) & table["full budget"]]
+        if not complete.empty and ref["full runs"] >= 2:
+            value = float(complete["test acc %"].iloc[0])
+            lo, hi = ref["test acc % mean"] - 2 * ref["test acc % std"], ref["test acc % mean"] + 2 * ref["test acc % std"]
+            lines.append(f"Complete run: {other} seed {complete['seed'].iloc[0]} test accuracy {value:.2f}, "
+                         f"{reference} runs {ref['test acc % mean']:.2f} ± {ref['test acc % std']:.2f} (n={int(ref['full runs'])}): "
+                         + (f"within mean ± 2 std [{lo:.2f}, {hi:.2f}]." if lo <= value <= hi else
+                            f"outside mean ± 2 std [{lo:.2f}, {hi:.2f}]."))
+        else:
+            lines.append(f"Complete run: no full-budget {other} run yet.")
+    else:
+        missing = sorted({reference, other} - set(summary.index))
+        lines.append(f"No {' or '.join(missing)} run of this recipe yet: nothing to compare.")
+    return summary.reset_index().round(2), " ".join(lines)
