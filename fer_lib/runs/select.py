@@ -82,8 +82,14 @@ def real_runs(root: str | Path | None = None) -> list[dict]:
     return [{"manifest": r.manifest, "metrics": r.metrics, "run_dir": r.path} for r in runs if r.metrics]
 
 
+def seed_runs(runs: list[dict], experiment: str, dataset: str | None = None) -> list[dict]:
+    """Of `runs` (as real_runs gives them), those of `experiment` (on `dataset`, when given) at the recipe's full
+    budget, the latest of each seed (and fold), in seed order: the runs a verdict reads."""
+    return one_run_per_seed([r for r in runs if r["manifest"]["experiment"] == experiment
+                             and (dataset is None or r["manifest"]["dataset"]["name"] == dataset)
+                             and at_full_budget(r["manifest"])])
+
+
 def verdict_runs(experiment: str, root: str | Path | None = None) -> list[Path]:
-    """The runs a verdict on `experiment` reads (as fer_lib.study.verdicts does): complete real-data runs at the
-    recipe's full budget, the latest of each seed (and fold), in seed order."""
-    mine = [r for r in real_runs(root) if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
-    return [Path(r["run_dir"]) for r in one_run_per_seed(mine)]
+    """The run folders a verdict on `experiment` reads (seed_runs of the recorded real-data runs)."""
+    return [Path(r["run_dir"]) for r in seed_runs(real_runs(root), experiment)]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fer_lib.runs.select import at_full_budget, one_run_per_seed, recipe_seeds
+from fer_lib.runs.select import recipe_seeds, seed_runs
 
 ALPHA = 0.05
 
@@ -68,10 +68,8 @@ def judge_difference(claim: dict, runs: list[dict]) -> dict:
     split, classes = claim.get("split", "test"), list(claim.get("classes") or []) or None
 
     def by_seed(experiment: str) -> dict:
-        mine = [r for r in runs if r["manifest"]["experiment"] == experiment
-                and r["manifest"]["dataset"]["name"] == claim["dataset"] and split in r["metrics"]]
-        full = [r for r in mine if at_full_budget(r["manifest"])]
-        return {r["manifest"]["seed"]: r for r in one_run_per_seed(full)}
+        with_split = [r for r in runs if split in r["metrics"]]
+        return {r["manifest"]["seed"]: r for r in seed_runs(with_split, experiment, claim["dataset"])}
 
     a, b = by_seed(better), by_seed(worse)
     seeds = sorted(set(a) & set(b))

@@ -43,72 +43,84 @@ def precision_runs(experiment: str, runs: list[dict] | None = None) -> pd.DataFr
     (in %)."""
     runs = real_runs() if runs is None else runs
     mine = [r for r in runs if r["manifest"]["experiment"] == experiment and "data" in r["manifest"].get("config", {})]
-    full = [r for r in mine if at_full_budget(r["manifest"])]
+    configs = {id(r): stored_config(r["manifest"]) for r in mine}
+    signatures = {id(r): recipe_signature(configs[id(r)]) for r in mine}
+    full = [signatures[id(r)] for r in mine if at_full_budget(r["manifest"])]
     if not full:
         return pd.DataFrame()
-    recipe = pd.Series([recipe_signature(stored_config(r["manifest"])) for r in full]).mode().iloc[0]
-    mine = [r for r in mine if recipe_signature(stored_config(r["manifest"])) == recipe]
+    recipe = pd.Series(full).mode().iloc[0]
+    groups: dict[tuple[str, bool], list[dict]] = {}
+    for run in mine:
+        if signatures[id(run)] == recipe:
+            groups.setdefault((_precision_of(run["manifest"]), at_full_budget(run["manifest"])), []).append(run)
     rows = []
-    for precision in sorted({_precision_of(r["manifest"]) for r in mine}):
-        for is_full in (True, False):
-            same = [r for r in mine if _precision_of(r["manifest"]) == precision and at_full_budget(r["manifest"]) == is_full]
-            for run in one_run_per_seed(same):
-                m = run["manifest"]
-                early = (_val_acc_at(run["run_dir"], EARLY_EPOCH)
-                         if stored_config(m)["schedule"]["name"] != "cosine" else None)
-                rows.append({"precision": precision, "seed": m["seed"], "run": Path(run["run_dir"]).name,
-                             "full budget": is_full, "epochs run": m.get("epochs_run"),
-                             f"val acc @ {EARLY_EPOCH} %": np.nan if early is None else round(100 * early, 2),
-                             "test acc %": round(100 * run["metrics"]["test"]["accuracy"], 2) if is_full else np.nan,
-                             "recipe": recipe, "device": m.get("device")})
+    for (precision, is_full), group in sorted(groups.items(), key=lambda item: (item[0][0], not item[0][1])):
+        for run in one_run_per_seed(group):
+            m = run["manifest"]
+            early = _val_acc_at(run["run_dir"], EARLY_EPOCH) if configs[id(run)]["schedule"]["name"] != "cosine" else None
+            rows.append({"precision": precision, "seed": m["seed"], "run": Path(run["run_dir"]).name,
+                         "full budget": is_full, "epochs run": m.get("epochs_run"),
+                         f"val acc @ {EARLY_EPOCH} %": np.nan if early is None else round(100 * early, 2),
+                         "test acc %": round(100 * run["metrics"]["test"]["accuracy"], 2) if is_full else np.nan,
+                         "recipe": recipe, "device": m.get("device")})
     return pd.DataFrame(rows)
 
 
-def _mean_std(values: pd.Series) -> tuple[float, float, int]:
+EARLY = f"val acc @ {EARLY_EPOCH} %"
+SEEDS_AT_EARLY = f"seeds with epoch {EARLY_EPOCH}"
+
+
+def _mean_std_n(values: pd.Series) -> tuple[float, float, int]:
     values = values.dropna()
     return (float(values.mean()) if len(values) else np.nan,
             float(values.std(ddof=1)) if len(values) > 1 else np.nan, len(values))
+
+
+def _summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per precision: seeds with a value at EARLY_EPOCH and its mean and std (one value per seed: a full-budget
+    run's when it has one, else the short run's), full-budget runs and their test accuracy's mean and std."""
+    rows = []
+    for precision, group in table.groupby("precision"):
+        per_seed = group.sort_values("full budget", ascending=False).groupby("seed")[EARLY].first()
+        e_mean, e_std, e_n = _mean_std_n(per_seed)
+        t_mean, t_std, t_n = _mean_std_n(group["test acc %"])
+        rows.append({"precision": precision, SEEDS_AT_EARLY: e_n, f"{EARLY} mean": e_mean, f"{EARLY} std": e_std,
+                     "full runs": t_n, "test acc % mean": t_mean, "test acc % std": t_std})
+    return pd.DataFrame(rows).set_index("precision")
+
+
+def _early_line(ref: pd.Series, oth: pd.Series, reference: str, other: str) -> str:
+    if min(ref[SEEDS_AT_EARLY], oth[SEEDS_AT_EARLY]) < SEEDS_NEEDED:
+        return (f"Early epochs: not yet ({int(ref[SEEDS_AT_EARLY])} {reference} and {int(oth[SEEDS_AT_EARLY])} "
+                f"{other} seeds of the {SEEDS_NEEDED} needed).")
+    mean, std = f"{EARLY} mean", f"{EARLY} std"
+    overlap = max(ref[mean] - ref[std], oth[mean] - oth[std]) <= min(ref[mean] + ref[std], oth[mean] + oth[std])
+    return (f"Early epochs: validation accuracy after {EARLY_EPOCH} epochs, {reference} {ref[mean]:.2f} ± "
+            f"{ref[std]:.2f} vs {other} {oth[mean]:.2f} ± {oth[std]:.2f} (mean ± std over seeds): the intervals "
+            + ("overlap, precision does not change what is learned at this budget." if overlap else
+               "do not overlap: the precisions differ."))
+
+
+def _complete_line(table: pd.DataFrame, ref: pd.Series, reference: str, other: str) -> str:
+    complete = table[(table["precision"] == other) & table["full budget"]]
+    if complete.empty or ref["full runs"] < 2:
+        return f"Complete run: no full-budget {other} run yet."
+    value = float(complete["test acc %"].iloc[0])
+    lo, hi = ref["test acc % mean"] - 2 * ref["test acc % std"], ref["test acc % mean"] + 2 * ref["test acc % std"]
+    return (f"Complete run: {other} seed {complete['seed'].iloc[0]} test accuracy {value:.2f}, {reference} runs "
+            f"{ref['test acc % mean']:.2f} ± {ref['test acc % std']:.2f} (n={int(ref['full runs'])}): "
+            + ("within" if lo <= value <= hi else "outside") + f" mean ± 2 std [{lo:.2f}, {hi:.2f}].")
 
 
 def precision_check(table: pd.DataFrame, reference: str = "bf16", other: str = "fp32") -> tuple[pd.DataFrame, str]:
     """Both checks on precision_runs' table: a summary per precision and a one-paragraph verdict."""
     if table.empty:
         return pd.DataFrame(), "No full-budget real-data run yet: nothing to compare."
-    early = f"val acc @ {EARLY_EPOCH} %"
-    summary = []
-    for precision, group in table.groupby("precision"):
-        # one value per seed: a full-budget run's epoch when it has one, else the short run's
-        per_seed = group.sort_values("full budget", ascending=False).groupby("seed")[early].first()
-        e_mean, e_std, e_n = _mean_std(per_seed)
-        t_mean, t_std, t_n = _mean_std(group["test acc %"])
-        summary.append({"precision": precision, f"seeds with epoch {EARLY_EPOCH}": e_n, f"{early} mean": e_mean,
-                        f"{early} std": e_std, "full runs": t_n, "test acc % mean": t_mean, "test acc % std": t_std})
-    summary = pd.DataFrame(summary).set_index("precision")
-    lines = []
-    if {reference, other} <= set(summary.index):
-        ref, oth = summary.loc[reference], summary.loc[other]
-        if min(ref[f"seeds with epoch {EARLY_EPOCH}"], oth[f"seeds with epoch {EARLY_EPOCH}"]) >= SEEDS_NEEDED:
-            lo = max(ref[f"{early} mean"] - ref[f"{early} std"], oth[f"{early} mean"] - oth[f"{early} std"])
-            hi = min(ref[f"{early} mean"] + ref[f"{early} std"], oth[f"{early} mean"] + oth[f"{early} std"])
-            lines.append(f"Early epochs: validation accuracy after {EARLY_EPOCH} epochs, {reference} "
-                         f"{ref[f'{early} mean']:.2f} ± {ref[f'{early} std']:.2f} vs {other} "
-                         f"{oth[f'{early} mean']:.2f} ± {oth[f'{early} std']:.2f} (mean ± std over seeds): the intervals "
-                         + ("overlap, precision does not change what is learned at this budget." if lo <= hi else
-                            "do not overlap: the precisions differ."))
-        else:
-            lines.append(f"Early epochs: not yet ({int(ref[f'seeds with epoch {EARLY_EPOCH}'])} {reference} and "
-                         f"{int(oth[f'seeds with epoch {EARLY_EPOCH}'])} {other} seeds of the {SEEDS_NEEDED} needed).")
-        complete = table[(table["precision"] == other) & table["full budget"]]
-        if not complete.empty and ref["full runs"] >= 2:
-            value = float(complete["test acc %"].iloc[0])
-            lo, hi = ref["test acc % mean"] - 2 * ref["test acc % std"], ref["test acc % mean"] + 2 * ref["test acc % std"]
-            lines.append(f"Complete run: {other} seed {complete['seed'].iloc[0]} test accuracy {value:.2f}, "
-                         f"{reference} runs {ref['test acc % mean']:.2f} ± {ref['test acc % std']:.2f} (n={int(ref['full runs'])}): "
-                         + (f"within mean ± 2 std [{lo:.2f}, {hi:.2f}]." if lo <= value <= hi else
-                            f"outside mean ± 2 std [{lo:.2f}, {hi:.2f}]."))
-        else:
-            lines.append(f"Complete run: no full-budget {other} run yet.")
+    summary = _summary(table)
+    missing = sorted({reference, other} - set(summary.index))
+    if missing:
+        text = f"No {' or '.join(missing)} run of this recipe yet: nothing to compare."
     else:
-        missing = sorted({reference, other} - set(summary.index))
-        lines.append(f"No {' or '.join(missing)} run of this recipe yet: nothing to compare.")
-    return summary.reset_index().round(2), " ".join(lines)
+        ref, oth = summary.loc[reference], summary.loc[other]
+        text = _early_line(ref, oth, reference, other) + " " + _complete_line(table, ref, reference, other)
+    return summary.reset_index().round(2), text

@@ -24,8 +24,9 @@ def _paper_value(experiment: str, dataset: str, kind: str) -> float | None:
     return None
 
 
-def _mean_std(values: pd.Series) -> str:
-    values = values.dropna() * 100
+def _mean_std(values: pd.Series, scale: float = 100) -> str:
+    """`mean ± std` (sample std) of `values` x scale, to 2 decimals; the value alone for one, empty for none."""
+    values = values.dropna() * scale
     if values.empty:
         return ""
     if len(values) == 1:
@@ -96,21 +97,13 @@ def p3_table1_beside(variants: dict[str, list[Path]], split: str = "test") -> pd
             continue
         reports = pd.concat([per_class_table(run_dir, split, digits=None) for run_dir in run_dirs])
         grouped = reports.groupby("class", sort=False)
-        ours = pd.DataFrame({f"{variant} {label} (n={len(run_dirs)})": grouped[column].agg(_spread)
+        ours = pd.DataFrame({f"{variant} {label} (n={len(run_dirs)})": grouped[column].agg(_mean_std, scale=1)
                              for column, label in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))})
         if "our support" not in table:
             table = table.merge(grouped["support"].first().rename("our support"), left_on="class", right_index=True,
                                 how="outer")
         table = table.merge(ours, left_on="class", right_index=True, how="outer")
     return table
-
-
-def _spread(values: pd.Series) -> str:
-    """`0.45 ± 0.01` over runs (sample std), `0.45` for one run, empty when the report has no such entry."""
-    values = values.dropna()
-    if values.empty:
-        return ""
-    return f"{values.mean():.2f}" if len(values) == 1 else f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
 
 
 def headline(experiment: str, split: str = "test") -> dict | None:
