@@ -17,13 +17,15 @@ CLAIM = {"id": "X", "paper": "P3", "table": "T1", "dataset": "fer2013", "split":
 
 
 def _write_run(name: str, seed: int, accuracy: float, real: bool = True, status: str = "complete",
-               epochs: int = 40, override: int | None = None, recall_disgust: float = 0.5) -> None:
+               epochs: int = 40, override: int | None = None, recall_disgust: float = 0.5,
+               precision: str = "float32") -> None:
     run = results_dir() / "runs" / "p3_resnet50_weighted" / name
     run.mkdir(parents=True)
     manifest = {"experiment": "p3_resnet50_weighted", "run_id": name, "paper": "P3", "profile": "full",
                 "status": status, "seed": seed, "dataset": {"name": "fer2013" if real else "synthetic", "real": real},
                 "recipe_epochs": 40, "epochs": override or epochs, "epochs_override": override, "epochs_run": override or epochs,
-                "pretrained": "none: trained from scratch", "device": "cpu", "config": {"model": {"name": "resnet50"}}}
+                "pretrained": "none: trained from scratch", "device": "cpu", "precision": precision,
+                "config": {"model": {"name": "resnet50"}}}
     metrics = {"test": {"accuracy": accuracy, "f1_weighted": accuracy, "f1_macro": accuracy, "n": 7178,
                         "per_class": {"Disgust": {"precision": 0.5, "recall": recall_disgust, "f1": 0.5, "support": 3}}}}
     (run / "manifest.json").write_text(json.dumps(manifest))
@@ -132,6 +134,17 @@ def test_reruns_of_one_seed_count_once_the_latest():
     row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
     assert row["n"] == 1 and row["seeds"] == "0" and row["ours"] == pytest.approx(60.0)
     assert row["epochs"] == "40/40" and row["weights"] == "from scratch"
+
+
+def test_conditions_name_each_seeds_precision(seeds_present):
+    _write_run("a", 0, 0.55, precision="bfloat16")
+    _write_run("b", 1, 0.56, precision="bfloat16")
+    _write_run("c", 2, 0.57)
+    row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
+    assert row["n"] == 3 and row["precision"] == "bf16 (s0, s1), fp32 (s2)"
+    _write_run("d", 3, 0.57)
+    only_fp32 = [r for r in verdicts.real_runs() if r["manifest"]["seed"] >= 2]
+    assert verdicts.judge_run_claim(CLAIM, only_fp32)["precision"] == "fp32"
 
 
 def test_from_scratch_below_an_imagenet_claim_is_inconclusive_not_refuted(seeds_present):

@@ -198,6 +198,12 @@ def recorded_data_dir(manifest: dict) -> str | None:
     return None if not value or str(value).startswith("<") else str(value)
 
 
+def precision_name(manifest: dict) -> str:
+    """The precision a run trained in, short: bf16, fp16 or fp32 (the manifest records the torch dtype name)."""
+    value = str(manifest.get("precision"))
+    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(value, value)
+
+
 def stored_config(manifest: dict) -> dict:
     """The config a manifest records, upgraded to today's schema (see fer_lib.config.upgrade_stored_config)."""
     return upgrade_stored_config(manifest["config"], manifest.get("precision"))

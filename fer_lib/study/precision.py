@@ -18,16 +18,11 @@ import numpy as np
 import pandas as pd
 
 from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs
-from fer_lib.runs.store import stored_config
+from fer_lib.runs.store import precision_name, stored_config
 from fer_lib.study.recipes import recipe_signature
 
 SEEDS_NEEDED = 3
 EARLY_EPOCH = 5
-
-
-def _precision_of(manifest: dict) -> str:
-    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(manifest.get("precision")),
-                                                                       str(manifest.get("precision")))
 
 
 def _val_acc_at(run_dir: Path, epoch: int) -> float | None:
@@ -52,7 +47,7 @@ def precision_runs(experiment: str, runs: list[dict] | None = None) -> pd.DataFr
     groups: dict[tuple[str, bool], list[dict]] = {}
     for run in mine:
         if signatures[id(run)] == recipe:
-            groups.setdefault((_precision_of(run["manifest"]), at_full_budget(run["manifest"])), []).append(run)
+            groups.setdefault((precision_name(run["manifest"]), at_full_budget(run["manifest"])), []).append(run)
     rows = []
     for (precision, is_full), group in sorted(groups.items(), key=lambda item: (item[0][0], not item[0][1])):
         for run in one_run_per_seed(group):

@@ -109,7 +109,8 @@ def dashboard_rows(table: pd.DataFrame, runs_href: str | None = None) -> list[st
                  else (f"seeds {_cell(r.seeds)}" if _cell(r.seeds) else ""))
         conditions = "; ".join([f"{k} {_cell(v)}" for k, v in (("weights", r.weights), ("epochs", r.epochs))
                                 if _cell(v)] + ([seeds] if seeds else [])
-                               + ([f"device {_cell(r.device)}"] if _cell(r.device) else []))
+                               + [f"{k} {_cell(v)}" for k, v in (("precision", getattr(r, "precision", None)),
+                                                                 ("device", r.device)) if _cell(v)])
         badge = f'<span class="badge v-{str(r.verdict).replace(" ", "-")}">{_cell(r.verdict)}</span>'
         paper = "" if r.paper_value != r.paper_value else _number(float(r.paper_value))
         cleaned = _cell(getattr(r, "verdict_cleaned", None))

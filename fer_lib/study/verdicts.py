@@ -36,7 +36,7 @@ from fer_lib.claims import load_claims
 from fer_lib.data import load_dataset
 from fer_lib.paths import results_dir
 from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, recipe_seeds, run_budget
-from fer_lib.runs.store import stored_config
+from fer_lib.runs.store import precision_name, stored_config
 from fer_lib.study.cleaned import cleaned_columns
 from fer_lib.study.comparisons import ci95, judge_difference
 from fer_lib.study.judging import RUN_KINDS, applied_tolerance, claim_metric, judge, uncertainty_tolerance, verdict
@@ -58,14 +58,25 @@ def _reason_line(err: BaseException) -> str:
     return text.split(" Looked for:")[0].rstrip(" .;:")
 
 
+def _precisions(manifests: list[dict]) -> str:
+    """The runs' precisions: one name when all share it, else each with its seeds ("bf16 (s0, s1), fp32 (s2)")."""
+    seeds: dict[str, list[str]] = {}
+    for m in manifests:
+        seeds.setdefault(precision_name(m), []).append(f"s{m['seed']}")
+    if len(seeds) == 1:
+        return next(iter(seeds))
+    return ", ".join(f"{name} ({', '.join(s)})" for name, s in sorted(seeds.items()))
+
+
 def _conditions(chosen: list[dict]) -> dict:
-    """What a verdict was judged under: weights, epochs run vs recipe, seeds, device."""
+    """What a verdict was judged under: weights, epochs run vs recipe, seeds, precision, device."""
     manifests = [r["manifest"] for r in chosen]
     weights = sorted({"from scratch" if str(m.get("pretrained", "")).startswith("none") else str(m.get("pretrained"))
                       for m in manifests})
     epochs = sorted({f"{m.get('epochs_run')}/{m.get('recipe_epochs')}" for m in manifests})
     return {"seeds": ",".join(str(m["seed"]) for m in manifests), "weights": "; ".join(weights),
-            "epochs": ", ".join(epochs), "device": "; ".join(sorted({str(m.get("device")) for m in manifests})),
+            "epochs": ", ".join(epochs), "precision": _precisions(manifests),
+            "device": "; ".join(sorted({str(m.get("device")) for m in manifests})),
             "runs": ";".join(str(r["run_dir"]) for r in chosen)}
 
 
@@ -185,7 +196,7 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
                "ours_ci95", "n",
                "gap", "tolerance", "tolerance_rule", "verdict", "why", "ours_cleaned", "test_images_cleaned",
                "verdict_cleaned", "why_cleaned", "resolvable", "seeds", "weights", "epochs",
-               "device", "runs"]
+               "precision", "device", "runs"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
