@@ -199,9 +199,12 @@ def recorded_data_dir(manifest: dict) -> str | None:
 
 
 def precision_name(manifest: dict) -> str:
-    """The precision a run trained in, short: bf16, fp16 or fp32 (the manifest records the torch dtype name)."""
-    value = str(manifest.get("precision"))
-    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(value, value)
+    """The precision a run trained in, short: bf16, fp16 or fp32 (the manifest records the torch dtype name);
+    "unrecorded" for a manifest that predates the field."""
+    value = manifest.get("precision")
+    if value is None:
+        return "unrecorded"
+    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(value), str(value))
 
 
 def stored_config(manifest: dict) -> dict:
