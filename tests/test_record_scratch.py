@@ -169,3 +169,19 @@ def test_no_committed_result_holds_an_absolute_path():
         text = path.read_text(errors="ignore")
         found += [f"{name}: {m.group(0)}" for m in absolute.finditer(text)][:3]
     assert found == []
+
+
+def test_a_record_rebuild_note_says_it_trained_nothing_not_the_smoke_profile():
+    """`make record` runs the notebooks at the default profile with train=False: their notes must not call the
+    record's real-data runs a smoke pipeline check, nor state the smoke budget that never applied."""
+    from fer_lib.study.notes import runs_note, write_note
+    from fer_lib.study.setup import setup_notebook
+
+    rebuilt = write_note("99_note_check", profile="smoke", train=False).read_text()
+    assert rebuilt.startswith("**Record rebuilt**") and "synthetic" not in rebuilt and "smoke" not in rebuilt
+    trained = write_note("99_note_check", profile="smoke", train=True).read_text()
+    assert trained.startswith("**Profile** `smoke`: embedded synthetic data")
+    assert runs_note([], "smoke", train=False).startswith("**Record rebuilt**")
+    assert runs_note([], "full").startswith("Profile `full`.")
+    assert setup_notebook(profile="smoke", train=False) is None
+    assert setup_notebook(profile="smoke", train=True)["train.epochs"] >= 1

@@ -10,11 +10,17 @@ from fer_lib import outputs
 from fer_lib.runs.store import load_run
 from fer_lib.study.setup import SYNTHETIC, data_label
 
+# A notebook run with train=False (`make record`, `reproduce --record`) trains nothing, so its profile says
+# nothing about the numbers: each run it shows carries its own data, budget and device in its manifest.
+SUMMARY_ONLY = ("**Record rebuilt** from the runs already recorded: nothing trained here, so each run's own "
+                "manifest (listed below and in runs.json) gives its data, budget and device.")
 
-def runs_note(run_dirs: list[Path], profile: str) -> str:
-    """Markdown: which runs a section used, on what data, at what budget and where; says when none is real."""
 
-    lines = [f"Profile `{profile}`. Figures and tables use the newest run of each experiment, real-data runs first."]
+def runs_note(run_dirs: list[Path], profile: str, train: bool = True) -> str:
+    """Markdown: which runs a section used, on what data, at what budget and where; says when none is real.
+    With train=False the note says the section only summarised recorded runs instead of naming the profile."""
+    first = SUMMARY_ONLY if not train else f"Profile `{profile}`."
+    lines = [f"{first} Figures and tables use the newest run of each experiment, real-data runs first."]
     manifests = [load_run(r).manifest for r in run_dirs]
     for m in manifests:
         lines.append(f"- `{m['experiment']}` `{m['run_id']}`: {data_label(m)}, {m['epochs_run']} epochs run of the "
@@ -26,13 +32,15 @@ def runs_note(run_dirs: list[Path], profile: str) -> str:
 
 
 def write_note(section: str, *, profile: str, data_dir=None, trained: pd.DataFrame | None = None,
-               plan: pd.DataFrame | None = None, lines: list[str] = ()) -> Path:
-    """Save the section's note: profile and data, what ran, what did not and why, plus `lines`.
+               plan: pd.DataFrame | None = None, lines: list[str] = (), train: bool = True) -> Path:
+    """Save the section's note: profile (or, with train=False, that it only summarised recorded runs) and data,
+    what ran, what did not and why, plus `lines`.
 
     `plan` (from data_plan) adds one line per paper dataset that is not available here, with the reason.
     """
-    text = [f"**Profile** `{profile}`" + (": embedded synthetic data with tiny budgets (pipeline check; the numbers "
-                                          f"are {SYNTHETIC})." if profile == "smoke" else "."),
+    profile_line = f"**Profile** `{profile}`" + (": embedded synthetic data with tiny budgets (pipeline check; the "
+                                                 f"numbers are {SYNTHETIC})." if profile == "smoke" else ".")
+    text = [profile_line if train else SUMMARY_ONLY,
             f"**Data dir** `{data_dir or 'default ($FER_DATA_DIR or ./data)'}`."]
     if trained is not None and not trained.empty:
         done = trained[trained["status"] == "complete"]

@@ -76,10 +76,10 @@ def misclassified_section(best: dict | None, section: str, name: str, data_dir=N
 
 def finish_section(section: str, experiments: list[str], *, profile: str, data_dir=None,
                    trained: pd.DataFrame | None = None, plan: pd.DataFrame | None = None,
-                   lines: list[str] = ()) -> list[Path]:
+                   lines: list[str] = (), train: bool = True) -> list[Path]:
     """The closing note and the list of runs the section used (results/<section>/runs.json); the runs."""
     used = complete_runs(experiments)
-    write_note(section, profile=profile, data_dir=data_dir, trained=trained, plan=plan, lines=lines)
+    write_note(section, profile=profile, data_dir=data_dir, trained=trained, plan=plan, lines=lines, train=train)
     outputs.record_runs(section, used)
     print(f"{len(used)} runs summarised")
     return used

@@ -31,14 +31,15 @@ def smoke_overrides(profile: str, train: int = 8, val: int = 7, test: int = 7, e
 def setup_notebook(*, profile: str, data_dir=None, seed: int = 0, device: str = "auto",
                    train: bool | None = None) -> dict | None:
     """The one setup call at the top of a notebook: quiet two known harmless warnings, pandas display options,
-    threads (configure_threads), and the smoke overrides it returns (None outside smoke), saying what it set."""
+    threads (configure_threads), and the smoke overrides it returns (None outside smoke and with train=False,
+    when nothing trains), saying what it set."""
     warnings.filterwarnings("ignore", message=".*(y_pred contains classes|IProgress not found).*")
     for option, value in (("display.width", 220), ("display.max_colwidth", 90), ("display.max_columns", 40)):
         pd.set_option(option, value)
-    overrides = smoke_overrides(profile)
+    overrides = None if train is False else smoke_overrides(profile)  # nothing trains: no budget applies
     print(f"profile={profile} data_dir={data_dir} seed={seed} device={device}"
           + ("" if train is None else f" train={train}"), "|", configure_threads(profile, device))
-    if profile == "smoke" and train is not None:
+    if overrides is not None and train:
         print(f"smoke: every model trains on {SYNTHETIC} with a tiny budget: {overrides}")
     return overrides
 
