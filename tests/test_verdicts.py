@@ -278,3 +278,18 @@ def test_metrics_recomputed_from_predictions_match_the_recorded_ones():
             value, images = cleaned.metric_on_predictions(run, claim)
             assert value == pytest.approx(judging.claim_metric(run["metrics"], claim), abs=1e-9), claim["id"]
             assert images == run["metrics"][claim.get("split", "test")]["n"]
+
+
+def test_a_short_side_run_never_speaks_for_a_recipe_that_has_full_runs():
+    """A newer 5-epoch run (a precision check's) must not replace the full-budget runs in figures and notes;
+    with no full-budget run the newest run speaks."""
+    from fer_lib.runs.select import speaking_runs
+
+    for name, seed, override, started in (("full-s0", 0, None, "2026-12-01T10:00:00+00:00"),
+                                          ("short-s1", 1, 5, "2026-12-03T10:00:00+00:00")):
+        _write_run(name, seed, 0.5, override=override)
+        path = results_dir() / "runs" / "p3_resnet50_weighted" / name / "manifest.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "started": started}))
+    assert [run.name for run in speaking_runs("p3_resnet50_weighted")] == ["full-s0"]
+    (results_dir() / "runs" / "p3_resnet50_weighted" / "full-s0" / "manifest.json").unlink()
+    assert [run.name for run in speaking_runs("p3_resnet50_weighted")] == ["short-s1"]

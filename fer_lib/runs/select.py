@@ -71,6 +71,15 @@ def latest_runs(experiment: str, real_first: bool = True) -> list[Path]:
     return [Path(p) for p in counted_runs(experiment, newest_first=True, real_first=real_first)["path"]]
 
 
+def speaking_runs(experiment: str) -> list[Path]:
+    """The runs that speak for an experiment in figures, notes and per-run tables, newest first: its verdict runs
+    (real data, the recipe's full budget, one per seed) when it has any, so a shorter side run (a precision
+    check's 5 epochs, say) never stands for the recipe; else every complete run (latest_runs)."""
+    newest = latest_runs(experiment)
+    counted = {run.resolve() for run in verdict_runs(experiment)}
+    return [run for run in newest if run.resolve() in counted] or newest
+
+
 def complete_runs(experiments: list[str]) -> list[Path]:
     """Every complete recorded run of the experiments (what the summary tables are computed from)."""
     return [Path(p) for p in counted_runs(list(experiments))["path"]]

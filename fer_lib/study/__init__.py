@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fer_lib.engine.rebuild import load_trained_model, run_dataset, split_predictions, usable_run
 from fer_lib.plots import plot_bubbles
-from fer_lib.runs.select import complete_runs, latest_runs, verdict_runs
+from fer_lib.runs.select import complete_runs, latest_runs, speaking_runs, verdict_runs
 from fer_lib.study import p4_layout
 from fer_lib.study.figures import misclassified_figure, save_run_figures
 from fer_lib.study.notes import runs_note, write_note
@@ -27,7 +27,7 @@ from fer_lib.study.tables import (compare_with_paper, epoch_time_table, grid_tab
 __all__ = ["SYNTHETIC", "best_run_figures", "best_run_per_class", "bubble_section", "cleaned_test_table", "compare_with_paper",
            "complete_runs", "configure_threads", "data_label", "data_plan", "dataset_availability",
            "epoch_time_table", "finish_section", "grid_section", "grid_table", "grid_wide", "headline",
-           "latest_runs", "load_trained_model", "misclassified_figure", "misclassified_section",
+           "latest_runs", "speaking_runs", "load_trained_model", "misclassified_figure", "misclassified_section",
            "p3_table1_beside", "p4_layout", "paper_class_values", "paper_values", "per_class_recall",
            "per_class_table", "plan_section", "plot_bubbles", "precision_check", "precision_runs", "pretrained_weights_status", "profile_experiments",
            "recipe_signature", "recipe_table", "run_dataset", "runs_note", "runs_overview", "save_run_figures",

@@ -20,7 +20,8 @@ def runs_note(run_dirs: list[Path], profile: str, train: bool = True) -> str:
     """Markdown: which runs a section used, on what data, at what budget and where; says when none is real.
     With train=False the note says the section only summarised recorded runs instead of naming the profile."""
     first = SUMMARY_ONLY if not train else f"Profile `{profile}`."
-    lines = [f"{first} Figures and tables use the newest run of each experiment, real-data runs first."]
+    lines = [f"{first} Figures and per-run tables use the newest run that counts for the verdicts (real data, the "
+             "recipe's full budget), else the newest run, real-data runs first."]
     manifests = [load_run(r).manifest for r in run_dirs]
     for m in manifests:
         lines.append(f"- `{m['experiment']}` `{m['run_id']}`: {data_label(m)}, {m['epochs_run']} epochs run of the "

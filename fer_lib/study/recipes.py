@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fer_lib.data import audit
-from fer_lib.runs.select import latest_runs
+from fer_lib.runs.select import speaking_runs
 from fer_lib.runs.store import list_runs, load_run
 from fer_lib.study.cleaned import test_subsets
 
@@ -52,10 +52,10 @@ def recipe_table(experiments: list[str]) -> pd.DataFrame:
 
 
 def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
-    """The newest real-data run of each experiment scored on its official test split and on the cleaned views
+    """The newest real-data run that speaks for each experiment (runs.select.speaking_runs) scored on its official test split and on the cleaned views
     of it (fer_lib.data.audit: without test images that have a (near-)duplicate in train, without
     conflicting-label duplicates, without non-exact pixels), from its recorded predictions."""
-    runs = [r for e in experiments for r in latest_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
+    runs = [r for e in experiments for r in speaking_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
     name = load_run(runs[0]).manifest["dataset"]["name"]
