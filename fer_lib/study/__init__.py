@@ -27,9 +27,9 @@ from fer_lib.study.tables import (compare_with_paper, epoch_time_table, grid_tab
 __all__ = ["SYNTHETIC", "best_run_figures", "best_run_per_class", "bubble_section", "cleaned_test_table", "compare_with_paper",
            "complete_runs", "configure_threads", "data_label", "data_plan", "dataset_availability",
            "epoch_time_table", "finish_section", "grid_section", "grid_table", "grid_wide", "headline",
-           "latest_runs", "speaking_runs", "load_trained_model", "misclassified_figure", "misclassified_section",
+           "latest_runs", "load_trained_model", "misclassified_figure", "misclassified_section",
            "p3_table1_beside", "p4_layout", "paper_class_values", "paper_values", "per_class_recall",
            "per_class_table", "plan_section", "plot_bubbles", "precision_check", "precision_runs", "pretrained_weights_status", "profile_experiments",
-           "recipe_signature", "recipe_table", "run_dataset", "runs_note", "runs_overview", "save_run_figures",
+           "recipe_signature", "recipe_table", "run_dataset", "runs_note", "runs_overview", "save_run_figures", "speaking_runs",
            "saved", "setup_notebook", "precision_section", "table1_section", "smoke_overrides", "split_predictions", "summary_table", "tidy",
            "train_experiments", "train_or_skip", "train_section", "usable_run", "variant_params", "verdict_runs", "with_params", "write_note"]

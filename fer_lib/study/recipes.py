@@ -52,9 +52,9 @@ def recipe_table(experiments: list[str]) -> pd.DataFrame:
 
 
 def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
-    """The newest real-data run that speaks for each experiment (runs.select.speaking_runs) scored on its official test split and on the cleaned views
-    of it (fer_lib.data.audit: without test images that have a (near-)duplicate in train, without
-    conflicting-label duplicates, without non-exact pixels), from its recorded predictions."""
+    """The newest real-data run that speaks for each experiment (runs.select.speaking_runs) scored on its official
+    test split and on the cleaned views of it (fer_lib.data.audit: without test images that have a (near-)duplicate
+    in train, without conflicting-label duplicates, without non-exact pixels), from its recorded predictions."""
     runs = [r for e in experiments for r in speaking_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
