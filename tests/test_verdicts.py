@@ -284,6 +284,7 @@ def test_a_short_side_run_never_speaks_for_a_recipe_that_has_full_runs():
     """A newer 5-epoch run (a precision check's) must not replace the full-budget runs in figures and notes;
     with no full-budget run the newest run speaks."""
     from fer_lib.runs.select import speaking_runs
+    from fer_lib.study.tables import headline
 
     for name, seed, override, started in (("full-s0", 0, None, "2026-12-01T10:00:00+00:00"),
                                           ("short-s1", 1, 5, "2026-12-03T10:00:00+00:00")):
@@ -291,5 +292,23 @@ def test_a_short_side_run_never_speaks_for_a_recipe_that_has_full_runs():
         path = results_dir() / "runs" / "p3_resnet50_weighted" / name / "manifest.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "started": started}))
     assert [run.name for run in speaking_runs("p3_resnet50_weighted")] == ["full-s0"]
+    best = headline("p3_resnet50_weighted")
+    assert best["latest"].name == "full-s0" and [run.name for run in best["runs"]] == ["full-s0"] and best["n"] == 1
     (results_dir() / "runs" / "p3_resnet50_weighted" / "full-s0" / "manifest.json").unlink()
     assert [run.name for run in speaking_runs("p3_resnet50_weighted")] == ["short-s1"]
+    assert headline("p3_resnet50_weighted")["latest"].name == "short-s1"
+
+
+def test_the_headline_reads_the_verdict_runs_one_per_seed():
+    """A rerun of a seed replaces the earlier run in the headline mean, as it does in the verdict."""
+    from fer_lib.study.tables import headline
+
+    for name, seed, accuracy, started in (("s0-first", 0, 0.40, "2026-12-01T10:00:00+00:00"),
+                                          ("s1", 1, 0.50, "2026-12-02T10:00:00+00:00"),
+                                          ("s0-rerun", 0, 0.60, "2026-12-03T10:00:00+00:00")):
+        _write_run(name, seed, accuracy)
+        path = results_dir() / "runs" / "p3_resnet50_weighted" / name / "manifest.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "started": started, "finished": started}))
+    best = headline("p3_resnet50_weighted")
+    assert sorted(run.name for run in best["runs"]) == ["s0-rerun", "s1"] and best["n"] == 2
+    assert best["latest"].name == "s0-rerun" and best["accuracy"] == pytest.approx(55.0)

@@ -12,7 +12,7 @@ from fer_lib.claims.paper_figures import PAPER_FIGURES
 from fer_lib.claims.paper_tables import P3_TABLE1_REPORT, P3_TABLE1_SUMMARY
 from fer_lib.data import CANONICAL_CLASSES
 from fer_lib.models import count_params, create_model
-from fer_lib.runs.select import counted_runs
+from fer_lib.runs.select import counted_runs, verdict_runs
 from fer_lib.runs.store import load_run
 from fer_lib.study.setup import SYNTHETIC, data_label, tidy
 
@@ -109,8 +109,10 @@ def p3_table1_beside(variants: dict[str, list[Path]], split: str = "test") -> pd
 def headline(experiment: str, split: str = "test") -> dict | None:
     """The runs that speak for an experiment and their mean metrics on `split`.
 
-    Real-data runs win over synthetic ones; among those, the full profile, then the largest epoch
-    budget, then the newest group. Returns None when there is no complete run.
+    When the experiment has verdict runs (runs.select.verdict_runs: real data, the recipe's full budget,
+    the latest of each seed), those are the group and the newest of them is `latest`. Otherwise (smoke
+    or synthetic runs, short side runs only): real data before synthetic, the full profile, the largest
+    epoch budget, then the newest. Returns None when there is no complete run.
     """
     runs = counted_runs(experiment).copy()
     if runs.empty:
@@ -119,10 +121,16 @@ def headline(experiment: str, split: str = "test") -> dict | None:
     manifests = {p: load_run(p).manifest for p in runs["path"]}
     runs["allowed"] = [int(manifests[p].get("epochs_override") or manifests[p].get("epochs") or 0) for p in runs["path"]]
     runs["is_full"] = runs["profile"] == "full"
-    runs = runs.sort_values(["real", "is_full", "allowed", "started"], ascending=False)
-    top = runs.iloc[0]
-    group = runs[(runs["real"] == top["real"]) & (runs["dataset"] == top["dataset"]) &
-                 (runs["profile"] == top["profile"]) & (runs["allowed"] == top["allowed"])]
+    counted = {str(Path(path).resolve()) for path in verdict_runs(experiment)}
+    in_verdict = runs["path"].map(lambda path: str(Path(path).resolve()) in counted)
+    if in_verdict.any():
+        group = runs[in_verdict].sort_values("started", ascending=False)
+        top = group.iloc[0]
+    else:
+        runs = runs.sort_values(["real", "is_full", "allowed", "started"], ascending=False)
+        top = runs.iloc[0]
+        group = runs[(runs["real"] == top["real"]) & (runs["dataset"] == top["dataset"]) &
+                     (runs["profile"] == top["profile"]) & (runs["allowed"] == top["allowed"])]
     acc = group.get(f"{split}_accuracy", pd.Series(dtype=float)).dropna() * 100
     f1 = group.get(f"{split}_f1_weighted", pd.Series(dtype=float)).dropna() * 100
     manifest = manifests[top["path"]]
