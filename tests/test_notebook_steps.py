@@ -26,13 +26,15 @@ def test_gradcam_on_swin_models_is_one_map_per_image_at_input_size(name, options
     assert 0 <= table.loc[3, "entropy"] <= max_entropy(224, 224) + 1e-9 and table.loc[3, "n"] == 1
 
 
-def _fake_run(experiment: str, dataset: str, real: bool, accuracy: float, stamp: str, profile: str = "full"):
-    path = results_dir() / "runs" / experiment / f"{stamp}-{profile}-{dataset}-s0"
+def _fake_run(experiment: str, dataset: str, real: bool, accuracy: float, stamp: str, profile: str = "full",
+              seed: int = 0, epochs: int = 150, epochs_run: int = 3, device: str = "cpu", precision: str = "float32"):
+    path = results_dir() / "runs" / experiment / f"{stamp}-{profile}-{dataset}-s{seed}"
     path.mkdir(parents=True)
     manifest = {"experiment": experiment, "run_id": path.name, "paper": "P2", "profile": profile, "status": "complete",
-                "dataset": {"name": dataset, "real": real, "class_names": ["Angry"]}, "seed": 0, "epochs": 3,
-                "epochs_run": 3, "recipe_epochs": 150, "started": stamp, "device": "cpu", "train_img_per_s": 1.0,
-                "num_params": 1000, "config": {"model": {"name": "lc2fer_c5"}}}
+                "dataset": {"name": dataset, "real": real, "class_names": ["Angry"]}, "seed": seed, "epochs": epochs,
+                "epochs_run": epochs_run, "recipe_epochs": 150, "started": stamp, "device": device,
+                "precision": precision, "train_img_per_s": 1.0, "num_params": 1000,
+                "config": {"model": {"name": "lc2fer_c5"}}}
     (path / "manifest.json").write_text(json.dumps(manifest))
     (path / "metrics.json").write_text(json.dumps({"test": {"accuracy": accuracy, "f1_weighted": accuracy}}))
     (path / "history.csv").write_text("epoch,epoch_s\n1,2.0\n2,4.0\n3,3.0\n")
@@ -54,6 +56,24 @@ def test_paper_columns_headline_and_grid():
     assert bubbles.loc[0, "median epoch s"] == 3.0 and bubbles.loc[0, "params"] == 1000
     wide = steps.grid_wide(steps.grid_table({"C5": {"rafdb": "p2_lc2fer_c5"}, "C6": {"rafdb": "p2_lc2fer_c6"}}))
     assert wide.loc[0, "rafdb ours"] == "50.00" and wide.loc[1, "rafdb ours"] == "-"
+    _fake_run("p2_lc2fer_c6", "rafdb", True, 0.4, "20250102-000000", epochs=5, epochs_run=5)
+    short = steps.compare_with_paper(["p2_lc2fer_c6"]).iloc[0]
+    assert short["comparable"] == "no: reduced budget (5 allowed / 150 recipe)"
+
+
+def test_summary_pools_one_budget_however_long_each_run_ran():
+    """Early stopping ends seeds at different epochs: they still pool (n = 3) at their shared budget, each
+    device named; a shorter budget or another precision is a group of its own."""
+    for seed, ran, device in ((0, 22, "AMD EPYC"), (1, 30, "AMD EPYC"), (2, 22, "Intel Xeon")):
+        _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5 + seed / 100, f"2025010{seed + 1}-000000", seed=seed,
+                  epochs_run=ran, device=device, precision="bfloat16")
+    _fake_run("p2_lc2fer_c5", "rafdb", True, 0.3, "20250105-000000", seed=0, epochs=5, epochs_run=5)
+    table = steps.summary_table(["p2_lc2fer_c5"]).set_index("budget")
+    full = table.loc["150 allowed / 150 recipe"]
+    assert (full["n"], full["seeds"], full["epochs run"], full["precision"]) == (3, "0,1,2", "22, 30, 22", "bf16")
+    assert full["accuracy %"] == "51.00 ± 1.00" and full["device"] == "AMD EPYC; Intel Xeon"
+    short = table.loc["5 allowed / 150 recipe"]
+    assert (short["n"], short["precision"], short["accuracy %"]) == (1, "fp32", "30.00")
 
 
 def test_run_images_rebuilt_from_the_manifest_and_cross_dataset(tmp_path):

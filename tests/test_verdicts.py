@@ -18,12 +18,13 @@ CLAIM = {"id": "X", "paper": "P3", "table": "T1", "dataset": "fer2013", "split":
 
 def _write_run(name: str, seed: int, accuracy: float, real: bool = True, status: str = "complete",
                epochs: int = 40, override: int | None = None, recall_disgust: float = 0.5,
-               precision: str = "float32") -> None:
+               precision: str = "float32", ran: int | None = None) -> None:
     run = results_dir() / "runs" / "p3_resnet50_weighted" / name
     run.mkdir(parents=True)
     manifest = {"experiment": "p3_resnet50_weighted", "run_id": name, "paper": "P3", "profile": "full",
                 "status": status, "seed": seed, "dataset": {"name": "fer2013" if real else "synthetic", "real": real},
-                "recipe_epochs": 40, "epochs": override or epochs, "epochs_override": override, "epochs_run": override or epochs,
+                "recipe_epochs": 40, "epochs": override or epochs, "epochs_override": override,
+                "epochs_run": ran or override or epochs,
                 "pretrained": "none: trained from scratch", "device": "cpu", "precision": precision,
                 "config": {"model": {"name": "resnet50"}}}
     metrics = {"test": {"accuracy": accuracy, "f1_weighted": accuracy, "f1_macro": accuracy, "n": 7178,
@@ -137,11 +138,12 @@ def test_reruns_of_one_seed_count_once_the_latest():
 
 
 def test_conditions_name_each_seeds_precision(seeds_present):
-    _write_run("a", 0, 0.55, precision="bfloat16")
-    _write_run("b", 1, 0.56, precision="bfloat16")
-    _write_run("c", 2, 0.57)
+    _write_run("a", 0, 0.55, precision="bfloat16", ran=22)
+    _write_run("b", 1, 0.56, precision="bfloat16", ran=30)
+    _write_run("c", 2, 0.57, ran=22)
     row = verdicts.judge_run_claim(CLAIM, verdicts.real_runs())
     assert row["n"] == 3 and row["precision"] == "bf16 (s0, s1), fp32 (s2)"
+    assert row["epochs"] == "22/40, 30/40, 22/40"  # early stopping's epochs, one per run in seed order
     _write_run("d", 3, 0.57)
     only_fp32 = [r for r in verdicts.real_runs() if r["manifest"]["seed"] >= 2]
     assert verdicts.judge_run_claim(CLAIM, only_fp32)["precision"] == "fp32"

@@ -38,14 +38,23 @@ def cleaned_exclusions(dataset: str, data_dir: str | None) -> frozenset[int] | s
 def metric_on_predictions(run: dict, claim: dict, excluded: frozenset[int] = frozenset()) -> tuple[float | None, int]:
     """(the claim's metric, images scored) recomputed from a run's recorded predictions on the claim's
     split, leaving out the `excluded` dataset indices; (None, 0) when the run recorded no predictions."""
+    value, images, _ = _scored(run, claim, excluded)
+    return value, images
+
+
+def _scored(run: dict, claim: dict, excluded: frozenset[int]) -> tuple[float | None, int, int | None]:
+    """metric_on_predictions plus the images behind the number: the class's support left for per-class kinds."""
     path = Path(run["run_dir"]) / f"predictions_{claim.get('split', 'test')}.csv"
     if not path.exists():
-        return None, 0
+        return None, 0, None
     preds = pd.read_csv(path, usecols=["index", "label", "pred"])
     preds = preds[~preds["index"].isin(excluded)]
     metrics = compute_metrics(preds["label"].to_numpy(), preds["pred"].to_numpy(),
                               run["manifest"]["dataset"]["class_names"], n_bootstrap=0)
-    return claim_metric({claim.get("split", "test"): metrics}, claim), len(preds)
+    behind = len(preds)
+    if claim["kind"] in ("recall", "class_error"):
+        behind = (metrics.get("per_class", {}).get(claim["class"]) or {}).get("support")
+    return claim_metric({claim.get("split", "test"): metrics}, claim), len(preds), behind
 
 
 def cleaned_columns(claim: dict, chosen: list[dict], judged: bool, data_dir=None) -> dict:
@@ -54,18 +63,17 @@ def cleaned_columns(claim: dict, chosen: list[dict], judged: bool, data_dir=None
     excluded = cleaned_exclusions(claim["dataset"], None if data_dir is None else str(data_dir))
     if isinstance(excluded, str):
         return {"verdict_cleaned": "not run", "why_cleaned": excluded}
-    scored = [metric_on_predictions(r, claim, excluded) for r in chosen]
-    if any(value is None for value, _ in scored):
+    scored = [_scored(r, claim, excluded) for r in chosen]
+    if any(value is None for value, _, _ in scored):
         return {"verdict_cleaned": "not run", "why_cleaned": "a run without recorded predictions"}
     by_seed: dict = {}
-    for run, (value, _) in zip(chosen, scored):
+    for run, (value, _, _) in zip(chosen, scored):
         by_seed.setdefault(run["manifest"]["seed"], []).append(value)
     numbers = np.array([np.mean(values) for values in by_seed.values()], dtype=float)
     mean, images = float(numbers.mean()), scored[0][1]
     out = {"ours_cleaned": mean, "test_images_cleaned": images}
     if not judged:
         return {**out, "verdict_cleaned": "inconclusive", "why_cleaned": "as on the official test set"}
-    per_class = claim["kind"] in ("recall", "class_error")
-    tol, rule = uncertainty_tolerance(claim, numbers, None if per_class else images)
+    tol, rule = uncertainty_tolerance(claim, numbers, scored[0][2])
     cleaned, why = judge(claim, chosen, float(claim["value"]), mean, tol)
     return {**out, "verdict_cleaned": cleaned, "why_cleaned": why or rule}

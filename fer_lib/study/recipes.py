@@ -52,14 +52,26 @@ def recipe_table(experiments: list[str]) -> pd.DataFrame:
 
 
 def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
-    """The newest real-data run that speaks for each experiment (runs.select.speaking_runs) scored on its official
-    test split and on the cleaned views of it (fer_lib.data.audit: without test images that have a (near-)duplicate
-    in train, without conflicting-label duplicates, without non-exact pixels), from its recorded predictions."""
-    runs = [r for e in experiments for r in speaking_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
+    """The real-data runs that speak for each experiment (runs.select.speaking_runs: one per seed when it has
+    verdict runs) scored on their official test split and on the cleaned views of it (fer_lib.data.audit:
+    without test images that have a (near-)duplicate in train, without conflicting-label duplicates, without
+    non-exact pixels), from their recorded predictions; after an experiment's runs, a row of their mean ± std."""
+    by_experiment = {e: [r for r in speaking_runs(e) if load_run(r).manifest["dataset"].get("real")] for e in experiments}
+    runs = [r for found in by_experiment.values() for r in found]
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
     name = load_run(runs[0]).manifest["dataset"]["name"]
     subsets = test_subsets(name, None if data_dir is None else str(data_dir))
     if isinstance(subsets, str):
         return pd.DataFrame([{"run": f"{name} unavailable here: {subsets}"}])
-    return audit.accuracy_on_subsets(runs, subsets)
+    parts = []
+    for experiment, found in by_experiment.items():
+        if not found:
+            continue
+        scored = audit.accuracy_on_subsets(sorted(found, key=lambda r: load_run(r).manifest.get("seed", 0)), subsets)
+        parts.append(scored)
+        if len(scored) > 1:
+            mean = {column: (f"{scored[column].mean():.2f} ± {scored[column].std(ddof=1):.2f}" if column.endswith("%")
+                             else scored[column].iloc[0]) for column in scored.columns if column != "run"}
+            parts.append(pd.DataFrame([{"run": f"{experiment}: mean ± std of {len(scored)} runs", **mean}]))
+    return pd.concat(parts, ignore_index=True)

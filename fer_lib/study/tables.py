@@ -12,8 +12,8 @@ from fer_lib.claims.paper_figures import PAPER_FIGURES
 from fer_lib.claims.paper_tables import P3_TABLE1_REPORT, P3_TABLE1_SUMMARY
 from fer_lib.data import CANONICAL_CLASSES
 from fer_lib.models import count_params, create_model
-from fer_lib.runs.select import counted_runs, verdict_runs
-from fer_lib.runs.store import load_run
+from fer_lib.runs.select import at_full_budget, counted_runs, verdict_runs
+from fer_lib.runs.store import load_run, precision_name
 from fer_lib.study.setup import SYNTHETIC, data_label, tidy
 
 
@@ -35,37 +35,51 @@ def _mean_std(values: pd.Series, scale: float = 100) -> str:
 
 
 def summary_table(experiments: list[str], split: str = "test") -> pd.DataFrame:
-    """All recorded complete runs of the experiments, grouped by (experiment, dataset, profile, budget).
+    """All recorded complete runs of the experiments, grouped by (experiment, dataset, profile, budget, precision).
 
-    Columns: our accuracy and weighted F1 on `split` as mean ± std over seeds (n stated), the
-    epochs each run was allowed against the recipe's, and the paper's value where it claims one for
-    that dataset. Synthetic-data rows are labelled and carry no paper value.
+    The budget is the epochs each run was allowed against the recipe's (early stopping varies the epochs a run
+    ran, listed per run in seed order, so runs at one budget pool however long each ran). Columns: our accuracy
+    and weighted F1 on `split` as mean ± std over the group's runs (n and seeds stated), every device the group
+    ran on, and the paper's value where it claims one for that dataset. Synthetic-data rows are labelled and
+    carry no paper value.
     """
+    return _summary_rows(experiments, split).drop(columns=["full budget"], errors="ignore")
+
+
+def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
+    """summary_table with a `full budget` column (the group was allowed the recipe's whole epoch budget)."""
     runs = counted_runs(list(experiments)).copy()
     if runs.empty:
         return pd.DataFrame(columns=["experiment", "dataset", "profile", "budget", "n", "accuracy %", "weighted F1 %", "paper accuracy %"])
-    runs["budget"] = [_budget(Path(p)) for p in runs["path"]]
+    manifests = [load_run(p).manifest for p in runs["path"]]
+    runs["budget"] = [_budget(m) for m in manifests]
+    runs["precision"] = [precision_name(m) for m in manifests]
+    runs["full budget"] = [at_full_budget(m) for m in manifests]
     rows = []
-    for (experiment, dataset, profile, budget), group in runs.groupby(["experiment", "dataset", "profile", "budget"], sort=False):
+    keys = ["experiment", "dataset", "profile", "budget", "precision"]
+    for (experiment, dataset, profile, budget, precision), group in runs.groupby(keys, sort=False):
+        group = group.sort_values("seed")
         real = bool(group["real_data"].iloc[0])
         paper = _paper_value(experiment, dataset, "accuracy") if real else None
         rows.append({
             "experiment": experiment, "dataset": dataset if real else f"{dataset} (embedded, not the paper's data)",
-            "profile": profile, "budget": budget, "n": len(group), "seeds": ",".join(map(str, sorted(group["seed"]))),
+            "profile": profile, "budget": budget, "precision": precision,
+            "epochs run": ", ".join(str(e) for e in group["epochs_run"]), "n": len(group),
+            "seeds": ",".join(map(str, group["seed"])),
             "accuracy %": _mean_std(group.get(f"{split}_accuracy", pd.Series(dtype=float))),
             "weighted F1 %": _mean_std(group.get(f"{split}_f1_weighted", pd.Series(dtype=float))),
             "paper accuracy %": paper if paper is not None else "",
-            "device": group["device"].iloc[-1], "train img/s": round(float(group["train_img_per_s"].median()), 1),
+            "device": "; ".join(dict.fromkeys(str(d) for d in group["device"])),
+            "train img/s": round(float(group["train_img_per_s"].median()), 1),
+            "full budget": bool(group["full budget"].all()),
         })
     return pd.DataFrame(rows)
 
 
-def _budget(run_dir: Path) -> str:
-    manifest = load_run(run_dir).manifest
-    recipe = manifest.get("recipe_epochs")
-    ran = manifest.get("epochs_run")
+def _budget(manifest: dict) -> str:
+    """"40 allowed / 40 recipe": the epochs a run was allowed (an override's, else the config's) and the recipe's."""
     allowed = manifest.get("epochs_override") or manifest.get("epochs")
-    return f"{ran} run / {allowed} allowed / {recipe} recipe"
+    return f"{allowed} allowed / {manifest.get('recipe_epochs')} recipe"
 
 
 def per_class_table(run_dir: Path, split: str = "test", digits: int | None = 2) -> pd.DataFrame:
@@ -160,12 +174,13 @@ def paper_values(experiment: str, split: str = "test") -> dict:
 def compare_with_paper(experiments: list[str], split: str = "test", extra_splits: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every group of our complete runs (fer_lib.study.summary_table) beside the paper's values for it.
 
-    Paper columns come from claims.yaml; `comparable` is "yes" only when our run used the real
-    dataset the paper reports on. Experiments without a complete run get a row saying so.
+    Paper columns come from claims.yaml; `comparable` is "yes" only when our runs used the real
+    dataset the paper reports on at the recipe's whole epoch budget. Experiments without a complete run get a
+    row saying so.
     """
 
-    ours = summary_table(experiments, split)
-    keys = ["experiment", "dataset", "profile", "budget"]
+    ours = _summary_rows(experiments, split)
+    keys = ["experiment", "dataset", "profile", "budget", "precision"]
     for extra in extra_splits:
         more = summary_table(experiments, extra)
         if not more.empty:
@@ -185,7 +200,9 @@ def compare_with_paper(experiments: list[str], split: str = "test", extra_splits
             real = "embedded" not in str(row["dataset"])
             comparable = "yes" if real and row["dataset"] == paper.get("dataset") else \
                 ("no: " + SYNTHETIC if not real else "no: different data" if paper else "no paper value")
-            rows.append({**row.to_dict(), **base, "comparable": comparable})
+            if comparable == "yes" and not row["full budget"]:
+                comparable = f"no: reduced budget ({row['budget']})"
+            rows.append({**row.drop("full budget").to_dict(), **base, "comparable": comparable})
     table = pd.DataFrame(rows)
     first = [c for c in ours.columns if c in table.columns]
     return tidy(table[first + [c for c in table.columns if c not in first]])
@@ -249,15 +266,17 @@ def paper_class_values(experiment: str, kind: str, split: str = "test") -> dict[
 
 
 def per_class_recall(experiments: list[str], split: str = "test") -> pd.DataFrame:
-    """Recall % per class of each experiment's headline latest run, with the paper's per-class claims beside."""
+    """Recall % per class of each experiment's headline runs (mean over them, one per seed for verdict runs),
+    with the paper's per-class claims beside."""
     rows = []
     for experiment in experiments:
         ours = headline(experiment, split)
         if ours is not None:
-            metrics = load_run(ours["latest"]).metrics.get(split, {})
-            row = {"experiment": experiment, "data": ours["data"], "run": ours["latest"].name}
-            row.update({c: round(100 * v["recall"], 1) for c, v in metrics.get("per_class", {}).items()})
-            rows.append(row)
+            recalls = pd.DataFrame([{c: 100 * v["recall"] for c, v in load_run(r).metrics.get(split, {}).get("per_class", {}).items()}
+                                    for r in ours["runs"]])
+            seeds = ",".join(str(seed) for seed in sorted(load_run(r).manifest.get("seed", 0) for r in ours["runs"]))
+            label = ours["latest"].name if len(ours["runs"]) == 1 else f"mean of {len(ours['runs'])} runs (seeds {seeds})"
+            rows.append({"experiment": experiment, "data": ours["data"], "run": label, **recalls.mean().round(1).to_dict()})
         paper = paper_class_values(experiment, "recall", split)
         paper.update({c: round(100 - v, 1) for c, v in paper_class_values(experiment, "class_error", split).items()})
         if paper:

@@ -73,7 +73,7 @@ def _conditions(chosen: list[dict]) -> dict:
     manifests = [r["manifest"] for r in chosen]
     weights = sorted({"from scratch" if str(m.get("pretrained", "")).startswith("none") else str(m.get("pretrained"))
                       for m in manifests})
-    epochs = sorted({f"{m.get('epochs_run')}/{m.get('recipe_epochs')}" for m in manifests})
+    epochs = [f"{m.get('epochs_run')}/{m.get('recipe_epochs')}" for m in manifests]  # one per run, seed order
     return {"seeds": ",".join(str(m["seed"]) for m in manifests), "weights": "; ".join(weights),
             "epochs": ", ".join(epochs), "precision": _precisions(manifests),
             "device": "; ".join(sorted({str(m.get("device")) for m in manifests})),
