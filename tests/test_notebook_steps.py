@@ -64,16 +64,21 @@ def test_paper_columns_headline_and_grid():
 def test_summary_pools_one_budget_however_long_each_run_ran():
     """Early stopping ends seeds at different epochs: they still pool (n = 3) at their shared budget, each
     device named; a shorter budget or another precision is a group of its own."""
-    for seed, ran, device in ((0, 22, "AMD EPYC"), (1, 30, "AMD EPYC"), (2, 22, "Intel Xeon")):
-        _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5 + seed / 100, f"2025010{seed + 1}-000000", seed=seed,
-                  epochs_run=ran, device=device, precision="bfloat16")
+    for seed, ran, device in ((0, 22, "AMD EPYC"), (1, 30, "AMD EPYC"), (2, 24, "Intel Xeon")):
+        _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5 + seed / 100, f"2025010{3 - seed}-000000", seed=seed,
+                  epochs_run=ran, device=device, precision="bfloat16")   # seed 2 finished first
     _fake_run("p2_lc2fer_c5", "rafdb", True, 0.3, "20250105-000000", seed=0, epochs=5, epochs_run=5)
-    table = steps.summary_table(["p2_lc2fer_c5"]).set_index("budget")
-    full = table.loc["150 allowed / 150 recipe"]
-    assert (full["n"], full["seeds"], full["epochs run"], full["precision"]) == (3, "0,1,2", "22, 30, 22", "bf16")
-    assert full["accuracy %"] == "51.00 ± 1.00" and full["device"] == "AMD EPYC; Intel Xeon"
-    short = table.loc["5 allowed / 150 recipe"]
-    assert (short["n"], short["precision"], short["accuracy %"]) == (1, "fp32", "30.00")
+    _fake_run("p2_lc2fer_c5", "rafdb", True, 0.4, "20250106-000000", seed=0, epochs_run=40)
+    table = steps.summary_table(["p2_lc2fer_c5"]).set_index(["budget", "precision"])
+    full = table.loc[("150 allowed / 150 recipe", "bf16")]
+    assert (full["n"], full["seeds"], full["epochs run"]) == (3, "0,1,2", "22, 30, 24")
+    assert full["accuracy %"] == "51.00 ± 1.00" and full["device"] == "AMD EPYC; Intel Xeon"  # in seed order
+    fp32 = table.loc[("150 allowed / 150 recipe", "fp32")]
+    assert (fp32["n"], fp32["epochs run"], fp32["accuracy %"]) == (1, "40", "40.00")
+    short = table.loc[("5 allowed / 150 recipe", "fp32")]
+    assert (short["n"], short["accuracy %"]) == (1, "30.00")
+    assert steps.compare_with_paper(["p2_lc2fer_c5"]).set_index("budget").loc["5 allowed / 150 recipe", "comparable"] \
+        .startswith("no: reduced budget")
 
 
 def test_run_images_rebuilt_from_the_manifest_and_cross_dataset(tmp_path):

@@ -260,6 +260,21 @@ def test_each_accuracy_verdict_is_also_judged_on_the_cleaned_test_set(seeds_pres
     assert "900" in row["why_cleaned"]
 
 
+def test_cleaned_per_class_tolerance_counts_the_class_images_left(seeds_present, monkeypatch):
+    """A per-class claim's test-sampling term uses the class's images left in the cleaned set, not all images."""
+    claim = {**CLAIM, "id": "Y", "kind": "recall", "class": "Disgust"}
+    _write_run("a", 0, 0.55, recall_disgust=0.55)
+    _write_predictions("a", right=0, wrong=0)
+    path = results_dir() / "runs" / "p3_resnet50_weighted" / "a" / "predictions_test.csv"
+    disgust = [f"{i},1,1" for i in range(550)] + [f"{550 + i},1,4" for i in range(450)]   # recall 55 % of 1,000
+    path.write_text(path.read_text() + "\n".join(disgust + [f"{1000 + i},0,0" for i in range(300)]) + "\n")
+    monkeypatch.setattr(cleaned, "cleaned_exclusions", lambda dataset, data_dir: frozenset(range(100)))
+    row = verdicts.judge_run_claim(claim, verdicts.real_runs())
+    assert row["test_images_cleaned"] == 1200 and row["ours_cleaned"] == pytest.approx(50.0)   # 450 of 900 Disgust
+    half = 100 * 1.96 * math.sqrt(0.5 * 0.5 / 900)        # ±3.27 on the 900 Disgust images left
+    assert f"n=900): ±{half:.2f}" in row["why_cleaned"]
+
+
 def test_cleaned_verdict_says_why_it_is_missing(seeds_present, monkeypatch):
     _write_run("a", 0, 0.55)
     monkeypatch.setattr(cleaned, "cleaned_exclusions", lambda dataset, data_dir: "needs the fer2013 images")
@@ -314,3 +329,23 @@ def test_the_headline_reads_the_verdict_runs_one_per_seed():
     best = headline("p3_resnet50_weighted")
     assert sorted(run.name for run in best["runs"]) == ["s0-rerun", "s1"] and best["n"] == 2
     assert best["latest"].name == "s0-rerun" and best["accuracy"] == pytest.approx(55.0)
+
+
+def test_cleaned_and_per_class_tables_show_every_seed_and_their_mean(monkeypatch):
+    """The verdict runs (one per seed, at the full budget) each get a row, then their mean ± std; a shorter side
+    run is left out."""
+    from fer_lib.study import recipes, tables
+
+    for name, seed, right in (("a", 0, 550), ("b", 1, 570)):
+        _write_run(name, seed, right / 1000, recall_disgust=0.4 + seed / 5)
+        _write_predictions(name, right=right, wrong=1000 - right)
+    _write_run("short", 2, 0.3, override=5)
+    _write_predictions("short", right=300, wrong=700)
+    monkeypatch.setattr(recipes, "test_subsets", lambda dataset, data_dir: {"cleaned (both)": set(range(100))})
+    table = recipes.cleaned_test_table(["p3_resnet50_weighted"])
+    assert list(table["run"]) == ["p3_resnet50_weighted/a", "p3_resnet50_weighted/b",
+                                  "p3_resnet50_weighted: mean ± std of 2 runs"]
+    assert table.iloc[2]["test (official) %"] == "56.00 ± 1.41"
+    assert table.iloc[2]["cleaned (both) %"] == "51.11 ± 1.57" and table.iloc[2]["cleaned (both) n"] == 900
+    recall = tables.per_class_recall(["p3_resnet50_weighted"]).iloc[0]
+    assert recall["run"] == "mean of 2 runs (seeds 0,1)" and recall["Disgust"] == pytest.approx(50.0)

@@ -59,7 +59,8 @@ def uncertainty_tolerance(claim: dict, values: np.ndarray, n_test: int | None) -
     if half > fixed:
         return half, (f"95% interval of ours ({len(values)} seed(s), n={n_test}): ±{half:.2f} points, wider than "
                       f"the fixed ±{fixed:g}")
-    return fixed, f"±{fixed:g} points (fixed; our 95% interval with test-set sampling ±{half:.2f})"
+    sampling = " with test-set sampling" if n_test else " (seeds only)"
+    return fixed, f"±{fixed:g} points (fixed; our 95% interval{sampling} ±{half:.2f})"
 
 
 def _paper_weights(claim: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fer_lib.data import audit
-from fer_lib.runs.select import speaking_runs
+from fer_lib.runs.select import speaking_runs, verdict_runs
 from fer_lib.runs.store import list_runs, load_run
 from fer_lib.study.cleaned import test_subsets
 
@@ -52,11 +52,15 @@ def recipe_table(experiments: list[str]) -> pd.DataFrame:
 
 
 def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
-    """The real-data runs that speak for each experiment (runs.select.speaking_runs: one per seed when it has
-    verdict runs) scored on their official test split and on the cleaned views of it (fer_lib.data.audit:
-    without test images that have a (near-)duplicate in train, without conflicting-label duplicates, without
-    non-exact pixels), from their recorded predictions; after an experiment's runs, a row of their mean ± std."""
-    by_experiment = {e: [r for r in speaking_runs(e) if load_run(r).manifest["dataset"].get("real")] for e in experiments}
+    """The real-data runs that speak for each experiment scored on their official test split and on the cleaned
+    views of it (fer_lib.data.audit: without test images that have a (near-)duplicate in train, without
+    conflicting-label duplicates, without non-exact pixels), from their recorded predictions: its verdict runs
+    (one per seed, in seed order, then a row of their mean ± std) when it has any, else its newest run."""
+    by_experiment = {}
+    for experiment in experiments:
+        counted = [r for r in verdict_runs(experiment) if load_run(r).manifest["dataset"].get("real")]
+        newest = [r for r in speaking_runs(experiment)[:1] if load_run(r).manifest["dataset"].get("real")]
+        by_experiment[experiment] = counted or newest
     runs = [r for found in by_experiment.values() for r in found]
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
@@ -68,7 +72,7 @@ def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
     for experiment, found in by_experiment.items():
         if not found:
             continue
-        scored = audit.accuracy_on_subsets(sorted(found, key=lambda r: load_run(r).manifest.get("seed", 0)), subsets)
+        scored = audit.accuracy_on_subsets(found, subsets)
         parts.append(scored)
         if len(scored) > 1:
             mean = {column: (f"{scored[column].mean():.2f} ± {scored[column].std(ddof=1):.2f}" if column.endswith("%")

@@ -50,11 +50,12 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
     """summary_table with a `full budget` column (the group was allowed the recipe's whole epoch budget)."""
     runs = counted_runs(list(experiments)).copy()
     if runs.empty:
-        return pd.DataFrame(columns=["experiment", "dataset", "profile", "budget", "n", "accuracy %", "weighted F1 %", "paper accuracy %"])
+        return pd.DataFrame(columns=["experiment", "dataset", "profile", "budget", "precision", "epochs run", "n", "seeds",
+                                     "accuracy %", "weighted F1 %", "paper accuracy %", "device", "train img/s"])
     manifests = [load_run(p).manifest for p in runs["path"]]
     runs["budget"] = [_budget(m) for m in manifests]
     runs["precision"] = [precision_name(m) for m in manifests]
-    runs["full budget"] = [at_full_budget(m) for m in manifests]
+    runs["full budget"] = [_full_budget(m) for m in manifests]
     rows = []
     keys = ["experiment", "dataset", "profile", "budget", "precision"]
     for (experiment, dataset, profile, budget, precision), group in runs.groupby(keys, sort=False):
@@ -64,8 +65,8 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
         rows.append({
             "experiment": experiment, "dataset": dataset if real else f"{dataset} (embedded, not the paper's data)",
             "profile": profile, "budget": budget, "precision": precision,
-            "epochs run": ", ".join(str(e) for e in group["epochs_run"]), "n": len(group),
-            "seeds": ",".join(map(str, group["seed"])),
+            "epochs run": ", ".join(_count(e) for e in group["epochs_run"]), "n": len(group),
+            "seeds": ",".join(_count(seed) for seed in group["seed"]),
             "accuracy %": _mean_std(group.get(f"{split}_accuracy", pd.Series(dtype=float))),
             "weighted F1 %": _mean_std(group.get(f"{split}_f1_weighted", pd.Series(dtype=float))),
             "paper accuracy %": paper if paper is not None else "",
@@ -74,6 +75,19 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
             "full budget": bool(group["full budget"].all()),
         })
     return pd.DataFrame(rows)
+
+
+def _count(value) -> str:
+    """A whole number as the manifests hold it ("22", not the "22.0" a column with a gap turns it into); "-" when missing."""
+    return "-" if pd.isna(value) else str(int(value))
+
+
+def _full_budget(manifest: dict) -> bool:
+    """runs.select.at_full_budget, False for a manifest without the epoch fields (nothing to compare)."""
+    try:
+        return at_full_budget(manifest)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _budget(manifest: dict) -> str:
@@ -272,10 +286,13 @@ def per_class_recall(experiments: list[str], split: str = "test") -> pd.DataFram
     for experiment in experiments:
         ours = headline(experiment, split)
         if ours is not None:
-            recalls = pd.DataFrame([{c: 100 * v["recall"] for c, v in load_run(r).metrics.get(split, {}).get("per_class", {}).items()}
-                                    for r in ours["runs"]])
-            seeds = ",".join(str(seed) for seed in sorted(load_run(r).manifest.get("seed", 0) for r in ours["runs"]))
-            label = ours["latest"].name if len(ours["runs"]) == 1 else f"mean of {len(ours['runs'])} runs (seeds {seeds})"
+            recorded = [load_run(r) for r in ours["runs"]]
+            recorded = [r for r in recorded if r.metrics.get(split, {}).get("per_class")]
+            recalls = pd.DataFrame([{c: 100 * v["recall"] for c, v in r.metrics[split]["per_class"].items()}
+                                    for r in recorded])
+            seeds = ",".join(str(seed) for seed in sorted(r.manifest.get("seed", 0) for r in recorded))
+            label = (ours["latest"].name if len(recorded) <= 1
+                     else f"mean of {len(recorded)} runs (seeds {seeds})")
             rows.append({"experiment": experiment, "data": ours["data"], "run": label, **recalls.mean().round(1).to_dict()})
         paper = paper_class_values(experiment, "recall", split)
         paper.update({c: round(100 - v, 1) for c, v in paper_class_values(experiment, "class_error", split).items()})
