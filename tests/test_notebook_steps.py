@@ -52,8 +52,10 @@ def test_paper_columns_headline_and_grid():
     assert table[table["experiment"] == "p2_lc2fer_c6"].iloc[0]["dataset"] == "no complete run"
     best = steps.headline("p2_lc2fer_c5")
     assert best["real"] and best["latest"] == real and best["accuracy"] == pytest.approx(50.0)  # real beats newer synthetic
-    bubbles = steps.epoch_time_table({"C5": "p2_lc2fer_c5"})
+    bubbles = steps.epoch_time_table({"C5": "p2_lc2fer_c5", "C6": "p2_lc2fer_c6"})
     assert bubbles.loc[0, "median epoch s"] == 3.0 and bubbles.loc[0, "params"] == 1000
+    assert bubbles.loc[1, "data"] == "no complete run"  # C6 has no run: its paper value still shows
+    assert bubbles.loc[1, "paper accuracy %"] == steps.paper_values("p2_lc2fer_c6")["accuracy"]
     wide = steps.grid_wide(steps.grid_table({"C5": {"rafdb": "p2_lc2fer_c5"}, "C6": {"rafdb": "p2_lc2fer_c6"}}))
     assert wide.loc[0, "rafdb ours"] == "50.00" and wide.loc[1, "rafdb ours"] == "-"
     _fake_run("p2_lc2fer_c6", "rafdb", True, 0.4, "20250102-000000", epochs=5, epochs_run=5)

@@ -324,7 +324,8 @@ def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.Dat
     for label, experiment in experiments.items():
         ours = headline(experiment, split)
         if ours is None:
-            rows.append({"label": label, "experiment": experiment, "data": "no complete run"})
+            rows.append({"label": label, "experiment": experiment, "data": "no complete run",
+                         "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
             continue
         run = load_run(ours["latest"])
         epoch_s = pd.to_numeric(run.history.get("epoch_s"), errors="coerce").dropna()
