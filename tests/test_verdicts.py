@@ -349,3 +349,12 @@ def test_cleaned_and_per_class_tables_show_every_seed_and_their_mean(monkeypatch
     assert table.iloc[2]["cleaned (both) %"] == "51.11 ± 1.57" and table.iloc[2]["cleaned (both) n"] == 900
     recall = tables.per_class_recall(["p3_resnet50_weighted"]).iloc[0]
     assert recall["run"] == "mean of 2 runs (seeds 0,1)" and recall["Disgust"] == pytest.approx(50.0)
+
+
+def test_a_run_without_a_recorded_budget_is_never_at_full_budget():
+    from fer_lib.runs.select import at_full_budget
+
+    assert at_full_budget({"epochs": 40, "recipe_epochs": 40}) and at_full_budget({"epochs": 5, "epochs_override": 40,
+                                                                                   "recipe_epochs": 40})
+    assert not at_full_budget({"epochs": 5, "recipe_epochs": 40})
+    assert not at_full_budget({"epochs": 40}) and not at_full_budget({"epochs": None, "recipe_epochs": 40})

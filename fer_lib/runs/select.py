@@ -16,8 +16,12 @@ def run_budget(manifest: dict) -> tuple[int, int]:
 
 
 def at_full_budget(manifest: dict) -> bool:
-    """Whether a run was allowed the whole epoch budget of its experiment's recipe (only such runs count)."""
-    allowed, recipe = run_budget(manifest)
+    """Whether a run was allowed the whole epoch budget of its experiment's recipe (only such runs count); False
+    for a manifest that does not record its budget, which can never show it was allowed the whole of it."""
+    try:
+        allowed, recipe = run_budget(manifest)
+    except (KeyError, TypeError, ValueError):
+        return False
     return allowed >= recipe
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from fer_lib.data import audit
 from fer_lib.data.explore import try_load
 from fer_lib.engine.metrics import compute_metrics
-from fer_lib.study.judging import claim_metric, judge, uncertainty_tolerance
+from fer_lib.study.judging import claim_metric, images_behind, judge, uncertainty_tolerance
 
 CLEANED_VIEW = "cleaned (both)"   # fer_lib.data.audit.test_subsets: no train (near-)duplicate, no conflicting label
 
@@ -51,10 +51,7 @@ def _scored(run: dict, claim: dict, excluded: frozenset[int]) -> tuple[float | N
     preds = preds[~preds["index"].isin(excluded)]
     metrics = compute_metrics(preds["label"].to_numpy(), preds["pred"].to_numpy(),
                               run["manifest"]["dataset"]["class_names"], n_bootstrap=0)
-    behind = len(preds)
-    if claim["kind"] in ("recall", "class_error"):
-        behind = (metrics.get("per_class", {}).get(claim["class"]) or {}).get("support")
-    return claim_metric({claim.get("split", "test"): metrics}, claim), len(preds), behind
+    return claim_metric({claim.get("split", "test"): metrics}, claim), len(preds), images_behind(metrics, claim)
 
 
 def cleaned_columns(claim: dict, chosen: list[dict], judged: bool, data_dir=None) -> dict:

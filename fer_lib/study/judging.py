@@ -30,6 +30,14 @@ def claim_metric(metrics: dict, claim: dict) -> float | None:
     return 100.0 * split[kind]
 
 
+def images_behind(split_metrics: dict, claim: dict) -> int | None:
+    """Test images behind a claim's number in one split's metrics: the split's size, or the class's support for
+    per-class kinds (the n of the test-sampling term in uncertainty_tolerance)."""
+    if claim["kind"] in ("recall", "class_error"):
+        return (split_metrics.get("per_class", {}).get(claim["class"]) or {}).get("support")
+    return split_metrics.get("n")
+
+
 def verdict(paper: float, ours: float, tolerance: float) -> str:
     """reproduced / exceeded / not reproduced for a measured value."""
     gap = ours - paper

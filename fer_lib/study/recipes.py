@@ -8,6 +8,7 @@ from fer_lib.data import audit
 from fer_lib.runs.select import speaking_runs, verdict_runs
 from fer_lib.runs.store import list_runs, load_run
 from fer_lib.study.cleaned import test_subsets
+from fer_lib.study.tables import mean_std
 
 # What a recipe is: every config choice that shapes training, not where or how fast it ran.
 RECIPE_KEYS = (("optim", None), ("schedule", None), ("train", ("batch_size", "epochs", "early_stopping", "select",
@@ -56,11 +57,8 @@ def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
     views of it (fer_lib.data.audit: without test images that have a (near-)duplicate in train, without
     conflicting-label duplicates, without non-exact pixels), from their recorded predictions: its verdict runs
     (one per seed, in seed order, then a row of their mean ± std) when it has any, else its newest run."""
-    by_experiment = {}
-    for experiment in experiments:
-        counted = [r for r in verdict_runs(experiment) if load_run(r).manifest["dataset"].get("real")]
-        newest = [r for r in speaking_runs(experiment)[:1] if load_run(r).manifest["dataset"].get("real")]
-        by_experiment[experiment] = counted or newest
+    by_experiment = {e: verdict_runs(e) or [r for r in speaking_runs(e)[:1] if load_run(r).manifest["dataset"].get("real")]
+                     for e in experiments}   # verdict runs are real-data runs by construction
     runs = [r for found in by_experiment.values() for r in found]
     if not runs:
         return pd.DataFrame([{"run": "no real-data run yet"}])
@@ -75,7 +73,7 @@ def cleaned_test_table(experiments: list[str], data_dir=None) -> pd.DataFrame:
         scored = audit.accuracy_on_subsets(found, subsets)
         parts.append(scored)
         if len(scored) > 1:
-            mean = {column: (f"{scored[column].mean():.2f} ± {scored[column].std(ddof=1):.2f}" if column.endswith("%")
-                             else scored[column].iloc[0]) for column in scored.columns if column != "run"}
+            mean = {column: mean_std(scored[column], scale=1) if column.endswith("%") else scored[column].iloc[0]
+                    for column in scored.columns if column != "run"}
             parts.append(pd.DataFrame([{"run": f"{experiment}: mean ± std of {len(scored)} runs", **mean}]))
     return pd.concat(parts, ignore_index=True)

@@ -95,7 +95,7 @@ def grid_section(grid: dict[str, dict[str, str]], section: str, name: str) -> pd
 def bubble_section(bubbles: pd.DataFrame, section: str, name: str, title: str) -> None:
     """P2's bubble chart (accuracy vs epoch time, area = parameters) of `bubbles`, titled with the data it
     was computed on, saved as `name` and shown."""
-    data = ", ".join(sorted(set(bubbles["data"].dropna()) - {"no complete run"})) or "no complete run"
+    data = ", ".join(sorted(set(bubbles.dropna(subset=["accuracy %"])["data"]))) or "no complete run"
     outputs.save_figure(plot_bubbles(bubbles, title=f"{title} ({data})"), section, name)
     plt.show()
 

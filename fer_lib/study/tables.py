@@ -24,7 +24,7 @@ def _paper_value(experiment: str, dataset: str, kind: str) -> float | None:
     return None
 
 
-def _mean_std(values: pd.Series, scale: float = 100) -> str:
+def mean_std(values: pd.Series, scale: float = 100) -> str:
     """`mean ± std` (sample std) of `values` x scale, to 2 decimals; the value alone for one, empty for none."""
     values = values.dropna() * scale
     if values.empty:
@@ -55,7 +55,7 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
     manifests = [load_run(p).manifest for p in runs["path"]]
     runs["budget"] = [_budget(m) for m in manifests]
     runs["precision"] = [precision_name(m) for m in manifests]
-    runs["full budget"] = [_full_budget(m) for m in manifests]
+    runs["full budget"] = [at_full_budget(m) for m in manifests]
     rows = []
     keys = ["experiment", "dataset", "profile", "budget", "precision"]
     for (experiment, dataset, profile, budget, precision), group in runs.groupby(keys, sort=False):
@@ -67,8 +67,8 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
             "profile": profile, "budget": budget, "precision": precision,
             "epochs run": ", ".join(_count(e) for e in group["epochs_run"]), "n": len(group),
             "seeds": ",".join(_count(seed) for seed in group["seed"]),
-            "accuracy %": _mean_std(group.get(f"{split}_accuracy", pd.Series(dtype=float))),
-            "weighted F1 %": _mean_std(group.get(f"{split}_f1_weighted", pd.Series(dtype=float))),
+            "accuracy %": mean_std(group.get(f"{split}_accuracy", pd.Series(dtype=float))),
+            "weighted F1 %": mean_std(group.get(f"{split}_f1_weighted", pd.Series(dtype=float))),
             "paper accuracy %": paper if paper is not None else "",
             "device": "; ".join(dict.fromkeys(str(d) for d in group["device"])),
             "train img/s": round(float(group["train_img_per_s"].median()), 1),
@@ -80,14 +80,6 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
 def _count(value) -> str:
     """A whole number as the manifests hold it ("22", not the "22.0" a column with a gap turns it into); "-" when missing."""
     return "-" if pd.isna(value) else str(int(value))
-
-
-def _full_budget(manifest: dict) -> bool:
-    """runs.select.at_full_budget, False for a manifest without the epoch fields (nothing to compare)."""
-    try:
-        return at_full_budget(manifest)
-    except (KeyError, TypeError, ValueError):
-        return False
 
 
 def _budget(manifest: dict) -> str:
@@ -125,7 +117,7 @@ def p3_table1_beside(variants: dict[str, list[Path]], split: str = "test") -> pd
             continue
         reports = pd.concat([per_class_table(run_dir, split, digits=None) for run_dir in run_dirs])
         grouped = reports.groupby("class", sort=False)
-        ours = pd.DataFrame({f"{variant} {label} (n={len(run_dirs)})": grouped[column].agg(_mean_std, scale=1)
+        ours = pd.DataFrame({f"{variant} {label} (n={len(run_dirs)})": grouped[column].agg(mean_std, scale=1)
                              for column, label in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))})
         if "our support" not in table:
             table = table.merge(grouped["support"].first().rename("our support"), left_on="class", right_index=True,

@@ -39,7 +39,8 @@ from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, rec
 from fer_lib.runs.store import precision_name, stored_config
 from fer_lib.study.cleaned import cleaned_columns
 from fer_lib.study.comparisons import ci95, judge_difference
-from fer_lib.study.judging import RUN_KINDS, applied_tolerance, claim_metric, judge, uncertainty_tolerance, verdict
+from fer_lib.study.judging import (RUN_KINDS, applied_tolerance, claim_metric, images_behind, judge,
+                                   uncertainty_tolerance, verdict)
 from fer_lib.study.testset_checks import difference_checks
 
 
@@ -125,11 +126,8 @@ def _why_not_judged(claim: dict, chosen: list[dict], per_seed: dict, kfold: int 
 
 
 def _test_size(chosen: list[dict], claim: dict) -> int | None:
-    """Images behind the claim's number on our side: the split's size, or the class's support for per-class kinds."""
-    split = chosen[0]["metrics"].get(claim.get("split", "test"), {})
-    if claim["kind"] in ("recall", "class_error"):
-        return (split.get("per_class", {}).get(claim["class"]) or {}).get("support")
-    return split.get("n")
+    """Images behind the claim's number on our side (judging.images_behind of the first run's split)."""
+    return images_behind(chosen[0]["metrics"].get(claim.get("split", "test"), {}), claim)
 
 
 def _per_seed_values(chosen: list[dict], claim: dict) -> tuple[dict, int | None]:
