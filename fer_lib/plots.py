@@ -92,8 +92,9 @@ def plot_history(history: pd.DataFrame, title: str | None = None, best_epoch: in
 
 
 def plot_bubbles(table: pd.DataFrame, x: str = "median epoch s", y: str = "accuracy %", size: str = "params",
-                 label: str = "label", title: str = ""):
-    """Bubble chart (P2 Fig 2.7): x epoch time, y accuracy, bubble area proportional to `size`."""
+                 label: str = "label", title: str = "", group: str | None = None):
+    """Bubble chart (P2 Fig 2.7): x epoch time, y accuracy, bubble area proportional to `size`; one colour per
+    value of `group` (what the times were measured on), with a legend when there are several."""
     import matplotlib.pyplot as plt
 
     data = table.dropna(subset=[x, y, size])
@@ -102,7 +103,12 @@ def plot_bubbles(table: pd.DataFrame, x: str = "median epoch s", y: str = "accur
         ax.text(0.5, 0.5, "no complete runs", ha="center", va="center", transform=ax.transAxes)
         return fig
     area = 1500.0 * data[size].astype(float) / float(data[size].max())
-    ax.scatter(data[x], data[y], s=area, alpha=0.45, color="tab:green", edgecolor="k")
+    groups = list(dict.fromkeys(data[group])) if group else [None]
+    for colour, name in zip(plt.get_cmap("tab10").colors, groups):
+        rows = data[data[group] == name] if group else data
+        ax.scatter(rows[x], rows[y], s=area[rows.index], alpha=0.45, color=colour, edgecolor="k", label=name)
+    if len(groups) > 1:
+        ax.legend(title="timed on (compare within one colour)", fontsize=7, title_fontsize=7, loc="best", markerscale=0.3)
     for _, row in data.iterrows():
         ax.annotate(f"{row[label]}\n{row[size] / 1e6:.2f} M", (row[x], row[y]), ha="center", va="center", fontsize=8)
     ax.set_xlabel(f"{x} (our device)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -12,6 +13,7 @@ from fer_lib import study as steps
 from fer_lib.study.analysis import entropy_by_class, gradcam_maps, max_entropy
 from fer_lib.models import create_model
 from fer_lib.paths import results_dir
+from fer_lib.plots import plot_bubbles
 
 
 @pytest.mark.parametrize("name, options", [("swin_spst_ema", {"spst_stage": 4, "ema_after": 2}),
@@ -54,6 +56,7 @@ def test_paper_columns_headline_and_grid():
     assert best["real"] and best["latest"] == real and best["accuracy"] == pytest.approx(50.0)  # real beats newer synthetic
     bubbles = steps.epoch_time_table({"C5": "p2_lc2fer_c5", "C6": "p2_lc2fer_c6"})
     assert bubbles.loc[0, "median epoch s"] == 3.0 and bubbles.loc[0, "params"] == 1000
+    assert bubbles.loc[0, "timed on"] == "cpu, fp32"  # device and precision (and a CPU's instruction set) of the timing
     assert bubbles.loc[1, "data"] == "no complete run"  # C6 has no run: its paper value still shows
     assert bubbles.loc[1, "paper accuracy %"] == steps.paper_values("p2_lc2fer_c6")["accuracy"]
     wide = steps.grid_wide(steps.grid_table({"C5": {"rafdb": "p2_lc2fer_c5"}, "C6": {"rafdb": "p2_lc2fer_c6"}}))
@@ -99,3 +102,16 @@ def test_run_images_rebuilt_from_the_manifest_and_cross_dataset(tmp_path):
     own, missing = table.iloc[0], table.iloc[1]
     assert own["status"] == "ok" and own["test images"] == "the run's own test split" and own["n"] == 5
     assert missing["status"].startswith("not available")
+
+
+def test_bubble_chart_gives_each_timing_condition_its_own_colour():
+    """Epoch times from two machines or precisions are not one scale: the chart colours them apart, with a legend."""
+    table = pd.DataFrame({"label": ["C1", "C2", "C3"], "median epoch s": [121.0, 195.0, 420.0],
+                          "accuracy %": [68.4, 70.1, 69.0], "params": [3.4e6, 1.9e6, 7.5e6],
+                          "timed on": ["Xeon (2 threads), avx512+bf16, bf16", "Xeon (2 threads), avx512, fp32",
+                                       "Xeon (2 threads), avx512, fp32"]})
+    ax = plot_bubbles(table, group="timed on").axes[0]
+    assert [len(c.get_offsets()) for c in ax.collections] == [1, 2]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(dict.fromkeys(table["timed on"]))
+    one = plot_bubbles(table.iloc[1:], group="timed on").axes[0]
+    assert len(one.collections) == 1 and one.get_legend() is None

@@ -106,6 +106,31 @@ def test_size_claims_measured_on_the_zoo():
     assert value is None and "not measured" in note
 
 
+def _timed_run(tmp_path, experiment: str, epoch_s: list[float], device: str = "Intel Xeon CPU (2 threads)",
+               isa: str = "avx512", precision: str = "float32", epochs: int = 150) -> dict:
+    run_dir = tmp_path / f"{experiment}-{device}-{isa}-{precision}-{epochs}".replace(" ", "_")
+    run_dir.mkdir()
+    (run_dir / "history.csv").write_text("epoch,epoch_s\n" + "".join(f"{i},{t}\n" for i, t in enumerate(epoch_s, 1)))
+    manifest = {"experiment": experiment, "seed": 0, "dataset": {"name": "rafdb", "real": True}, "device": device,
+                "cpu_capability": isa, "precision": precision, "epochs": epochs, "recipe_epochs": 150,
+                "finished": f"2026-01-0{epochs % 9 + 1}", "config": {"model": {"name": "lc2fer"}}}
+    return {"manifest": manifest, "metrics": {"test": {"accuracy": 0.7}}, "run_dir": run_dir}
+
+
+def test_epoch_time_ratio_reads_only_runs_timed_under_the_same_conditions(tmp_path):
+    claim = next(c for c in load_claims()["claims"] if c["id"] == "P2-epochtime-C3-C2")
+    c2 = _timed_run(tmp_path, "p2_lc2fer_c2", [200.0, 190.0, 900.0])                  # median 200
+    c3_elsewhere = _timed_run(tmp_path, "p2_lc2fer_c3", [300.0, 300.0], isa="avx512+bf16", precision="bfloat16")
+    value, why = ModelMeasurer(runs=[c2, c3_elsewhere])(claim)
+    assert value is None and "same conditions" in why and "avx512+bf16, bf16" in why and "avx512, fp32" in why
+    c3_short = _timed_run(tmp_path, "p2_lc2fer_c3", [100.0], epochs=5)                # a side run never counts
+    value, why = ModelMeasurer(runs=[c2, c3_elsewhere, c3_short])(claim)
+    assert value is None
+    c3 = _timed_run(tmp_path, "p2_lc2fer_c3", [450.0, 500.0, 520.0])                   # median 500
+    value, why = ModelMeasurer(runs=[c2, c3_elsewhere, c3_short, c3])(claim)
+    assert value == pytest.approx(2.5) and "Intel Xeon CPU (2 threads), avx512, fp32" in why
+
+
 def test_p3_support_inconsistency_is_recomputed():
     assert "7,178" in inconsistencies.p3_support_sum({}) and "7,278" in inconsistencies.p3_support_sum({})
 

@@ -207,6 +207,13 @@ def precision_name(manifest: dict) -> str:
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(value), str(value))
 
 
+def timing_conditions(manifest: dict) -> str:
+    """What a run's epoch times depend on besides its model: '<device (threads)>, <CPU instruction set>, <precision>'.
+    Times compare only under one of these (one model name can hide CPUs with and without bf16 units)."""
+    parts = (manifest.get("device"), manifest.get("cpu_capability"), precision_name(manifest))
+    return ", ".join(str(part) for part in parts if part)
+
+
 def stored_config(manifest: dict) -> dict:
     """The config a manifest records, upgraded to today's schema (see fer_lib.config.upgrade_stored_config)."""
     return upgrade_stored_config(manifest["config"], manifest.get("precision"))

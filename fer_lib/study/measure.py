@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fer_lib.bench.complexity import count_flops, measure_inference, param_counts
 from fer_lib.devices import device_label, resolve_device
 from fer_lib.models import create_model, model_spec
-from fer_lib.runs.select import real_runs
+from fer_lib.runs.select import at_full_budget, real_runs
+from fer_lib.runs.store import timing_conditions
 
 
 class ModelMeasurer:
@@ -72,15 +74,28 @@ class ModelMeasurer:
         raise ValueError(f"claim {claim['id']}: unknown kind {kind!r}")
 
     def _epoch_time_ratio(self, claim: dict) -> tuple[float | None, str]:
+        """Ratio of median epoch times of the experiments' complete real-data runs at their full budget (any seed,
+        reruns too: each is a timing), read only from runs timed under the same conditions (device with its thread
+        count, CPU instruction set, precision): a ratio across machines or precisions would measure the machines."""
         runs = real_runs() if self.runs is None else self.runs
-        times = {}
+        by_conditions: list[dict[str, list[float]]] = []
         for experiment in claim["experiments"]:
-            mine = [r for r in runs if r["manifest"]["experiment"] == experiment]
+            mine = [r for r in runs if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
             if not mine:
-                return None, f"no real-data run of {experiment} yet"
-            history = pd.read_csv(Path(mine[-1]["run_dir"]) / "history.csv")
-            times[experiment] = (float(history["epoch_s"].median()), mine[-1]["manifest"]["device"])
-        (t1, d1), (t2, d2) = (times[e] for e in claim["experiments"])
-        if d1 != d2:
-            return None, f"runs on different devices ({d1} vs {d2})"
-        return t1 / t2, f"median epoch time on {d1}"
+                return None, f"no complete real-data run of {experiment} at its full budget yet"
+            groups: dict[str, list[float]] = {}
+            for run in mine:
+                history = pd.read_csv(Path(run["run_dir"]) / "history.csv")
+                groups.setdefault(timing_conditions(run["manifest"]), []).append(float(history["epoch_s"].median()))
+            by_conditions.append(groups)
+        first, second = by_conditions
+        shared = [key for key in first if key in second]
+        if not shared:
+            seen = "; ".join(f"{e}: " + " | ".join(g)
+                             for e, g in zip(claim["experiments"], by_conditions))
+            return None, f"no runs of both timed under the same conditions ({seen})"
+        key = max(shared, key=lambda k: len(first[k]) + len(second[k]))
+        ratio = float(np.median(first[key])) / float(np.median(second[key]))
+        return ratio, (f"median epoch time on {key} "
+                       f"({len(first[key])} and {len(second[key])} run(s))")
+

@@ -96,7 +96,7 @@ def bubble_section(bubbles: pd.DataFrame, section: str, name: str, title: str) -
     """P2's bubble chart (accuracy vs epoch time, area = parameters) of `bubbles`, titled with the data it
     was computed on, saved as `name` and shown."""
     data = ", ".join(sorted(set(bubbles.dropna(subset=["accuracy %"])["data"]))) or "no complete run"
-    outputs.save_figure(plot_bubbles(bubbles, title=f"{title} ({data})"), section, name)
+    outputs.save_figure(plot_bubbles(bubbles, title=f"{title} ({data})", group="timed on"), section, name)
     plt.show()
 
 

@@ -13,7 +13,7 @@ from fer_lib.claims.paper_tables import P3_TABLE1_REPORT, P3_TABLE1_SUMMARY
 from fer_lib.data import CANONICAL_CLASSES
 from fer_lib.models import count_params, create_model
 from fer_lib.runs.select import at_full_budget, counted_runs, verdict_runs
-from fer_lib.runs.store import load_run, precision_name
+from fer_lib.runs.store import load_run, precision_name, timing_conditions
 from fer_lib.study.setup import SYNTHETIC, data_label, tidy
 
 
@@ -311,7 +311,8 @@ def runs_overview(run_dirs) -> pd.DataFrame:
 
 
 def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.DataFrame:
-    """Per labelled experiment ({label: experiment}): median epoch time, parameters, accuracy, paper's accuracy."""
+    """Per labelled experiment ({label: experiment}): median epoch time and what it was timed on (device, instruction
+    set, precision), parameters, accuracy, paper's accuracy."""
     rows = []
     for label, experiment in experiments.items():
         ours = headline(experiment, split)
@@ -323,7 +324,7 @@ def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.Dat
         epoch_s = pd.to_numeric(run.history.get("epoch_s"), errors="coerce").dropna()
         rows.append({"label": label, "experiment": experiment, "data": ours["data"], "n": ours["n"],
                      "params": ours["params"], "median epoch s": float(epoch_s.median()) if len(epoch_s) else np.nan,
-                     "device": run.manifest.get("device", ""), "accuracy %": round(ours["accuracy"], 2),
+                     "timed on": timing_conditions(run.manifest), "accuracy %": round(ours["accuracy"], 2),
                      "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
-    columns = ["label", "experiment", "data", "n", "params", "median epoch s", "device", "accuracy %", "paper accuracy %"]
+    columns = ["label", "experiment", "data", "n", "params", "median epoch s", "timed on", "accuracy %", "paper accuracy %"]
     return pd.DataFrame(rows, columns=columns)
