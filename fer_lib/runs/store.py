@@ -214,6 +214,12 @@ def timing_conditions(manifest: dict) -> str:
     return ", ".join(str(part) for part in parts if part)
 
 
+def median_epoch_s(history: pd.DataFrame) -> float:
+    """Median of a run history's `epoch_s` (NaN when it has none): the epoch time the study compares."""
+    epoch_s = pd.to_numeric(history.get("epoch_s"), errors="coerce").dropna()
+    return float(epoch_s.median()) if len(epoch_s) else float("nan")
+
+
 def stored_config(manifest: dict) -> dict:
     """The config a manifest records, upgraded to today's schema (see fer_lib.config.upgrade_stored_config)."""
     return upgrade_stored_config(manifest["config"], manifest.get("precision"))

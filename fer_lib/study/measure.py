@@ -11,7 +11,7 @@ from fer_lib.bench.complexity import count_flops, measure_inference, param_count
 from fer_lib.devices import device_label, resolve_device
 from fer_lib.models import create_model, model_spec
 from fer_lib.runs.select import at_full_budget, real_runs
-from fer_lib.runs.store import timing_conditions
+from fer_lib.runs.store import median_epoch_s, timing_conditions
 
 
 class ModelMeasurer:
@@ -86,16 +86,13 @@ class ModelMeasurer:
             groups: dict[str, list[float]] = {}
             for run in mine:
                 history = pd.read_csv(Path(run["run_dir"]) / "history.csv")
-                groups.setdefault(timing_conditions(run["manifest"]), []).append(float(history["epoch_s"].median()))
+                groups.setdefault(timing_conditions(run["manifest"]), []).append(median_epoch_s(history))
             by_conditions.append(groups)
         first, second = by_conditions
         shared = [key for key in first if key in second]
         if not shared:
-            seen = "; ".join(f"{e}: " + " | ".join(g)
-                             for e, g in zip(claim["experiments"], by_conditions))
+            seen = "; ".join(f"{e}: " + " | ".join(g) for e, g in zip(claim["experiments"], by_conditions))
             return None, f"no runs of both timed under the same conditions ({seen})"
         key = max(shared, key=lambda k: len(first[k]) + len(second[k]))
         ratio = float(np.median(first[key])) / float(np.median(second[key]))
-        return ratio, (f"median epoch time on {key} "
-                       f"({len(first[key])} and {len(second[key])} run(s))")
-
+        return ratio, f"median epoch time on {key} ({len(first[key])} and {len(second[key])} run(s))"

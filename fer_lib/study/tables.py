@@ -13,7 +13,7 @@ from fer_lib.claims.paper_tables import P3_TABLE1_REPORT, P3_TABLE1_SUMMARY
 from fer_lib.data import CANONICAL_CLASSES
 from fer_lib.models import count_params, create_model
 from fer_lib.runs.select import at_full_budget, counted_runs, verdict_runs
-from fer_lib.runs.store import load_run, precision_name, timing_conditions
+from fer_lib.runs.store import load_run, median_epoch_s, precision_name, timing_conditions
 from fer_lib.study.setup import SYNTHETIC, data_label, tidy
 
 
@@ -321,9 +321,8 @@ def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.Dat
                          "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
             continue
         run = load_run(ours["latest"])
-        epoch_s = pd.to_numeric(run.history.get("epoch_s"), errors="coerce").dropna()
         rows.append({"label": label, "experiment": experiment, "data": ours["data"], "n": ours["n"],
-                     "params": ours["params"], "median epoch s": float(epoch_s.median()) if len(epoch_s) else np.nan,
+                     "params": ours["params"], "median epoch s": median_epoch_s(run.history),
                      "timed on": timing_conditions(run.manifest), "accuracy %": round(ours["accuracy"], 2),
                      "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
     columns = ["label", "experiment", "data", "n", "params", "median epoch s", "timed on", "accuracy %", "paper accuracy %"]
