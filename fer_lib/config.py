@@ -318,13 +318,17 @@ _LEGACY_PRECISION = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 def upgrade_stored_config(cfg: dict, recorded_precision: str | None = None) -> dict:
     """A run's stored config in today's schema (records of schema 1 had train.amp, not train.precision).
 
-    An old run keeps the precision it actually trained with (its manifest's `precision`), so that
-    re-evaluating or resuming it computes exactly as it did.
+    A run keeps the precision it actually trained with (its manifest's `precision`), so that re-evaluating
+    or resuming it computes exactly as it did: `auto` is resolved where the run started, and resolving it
+    again on another machine (a CPU without bf16 units, a GPU) would change the arithmetic.
     """
     out = copy.deepcopy(cfg)
     train = out.setdefault("train", {})
+    recorded = _LEGACY_PRECISION.get(recorded_precision or "")
     if "amp" in train:
         amp = train.pop("amp")
         legacy = {"off": "fp32", "bf16": "bf16", "fp16": "fp16"}.get(amp)
-        train.setdefault("precision", _LEGACY_PRECISION.get(recorded_precision or "", legacy or "fp32"))
+        train.setdefault("precision", recorded or legacy or "fp32")
+    if train.get("precision") == "auto" and recorded:
+        train["precision"] = recorded
     return deep_merge(_defaults(), out, replace=frozenset())

@@ -61,6 +61,14 @@ def test_schema_1_configs_keep_the_precision_they_trained_with():
     assert "amp" not in upgrade_stored_config(old, "float32")["train"]
 
 
+def test_an_auto_run_keeps_the_precision_it_resolved_to_where_it_started():
+    auto = {"train": {"precision": "auto"}}
+    assert upgrade_stored_config(auto, "bfloat16")["train"]["precision"] == "bf16"
+    assert upgrade_stored_config(auto, "float32")["train"]["precision"] == "fp32"
+    assert upgrade_stored_config(auto, None)["train"]["precision"] == "auto"  # nothing recorded: nothing to keep
+    assert upgrade_stored_config({"train": {"precision": "fp32"}}, "float32")["train"]["precision"] == "fp32"
+
+
 def test_a_bf16_run_records_its_precision_and_reevaluates_identically(tmp_path):
     from fer_lib.engine.evaluate import evaluate_run
     from fer_lib.runs.store import load_run

@@ -19,7 +19,8 @@ import torch
 from fer_lib.engine import resume as engine
 from fer_lib.cli import main
 from fer_lib.config import load_config
-from fer_lib.runs.store import load_run
+from fer_lib.devices import cpu_bf16_native
+from fer_lib.runs.store import load_run, timing_conditions
 from fer_lib.runs.lock import RunBusyError, RunLock, clean_temp_files, writer_alive
 from fer_lib.engine.resume import ResumeConflict
 from fer_lib.engine.experiment import run_experiment
@@ -168,6 +169,26 @@ def test_old_records_without_schema_version_still_load_and_resume(interrupted_ru
     assert load_run(interrupted_run).config["train"]["precision"] == "fp32"
     run_experiment(None, device="cpu", resume=interrupted_run)
     assert load_run(interrupted_run).status == "complete"
+
+
+def test_a_run_resumed_on_another_machine_keeps_its_precision_and_says_where_it_resumed(interrupted_run, capsys):
+    # As if it had started on another CPU where `auto` resolved to the precision it does not resolve to here.
+    path = interrupted_run / "manifest.json"
+    m = json.loads(path.read_text())
+    started_in = "float32" if cpu_bf16_native() else "bfloat16"
+    m["config"]["train"]["precision"] = m["precision_setting"] = "auto"
+    m.update(precision=started_in, device="Other CPU (4 threads)", cpu_capability="avx2")
+    path.write_text(json.dumps(m))
+
+    run_experiment(None, device="cpu", resume=interrupted_run)
+    m = load_run(interrupted_run).manifest
+    (resumed,) = m["resumed"]
+    assert m["status"] == "complete" and m["precision"] == started_in
+    assert resumed["precision"] == started_in and resumed["after_epoch"] == 2
+    assert resumed["device"] != "Other CPU (4 threads)" and resumed["cpu_capability"] != "avx2"
+    assert "started on Other CPU (4 threads) (avx2) and resumes on" in capsys.readouterr().err
+    assert timing_conditions(m).startswith("Other CPU (4 threads), avx2, ")
+    assert f"; resumed on {resumed['device']}, {resumed['cpu_capability']}, " in timing_conditions(m)
 
 
 def test_one_live_writer_and_running_told_from_dead(tmp_path):

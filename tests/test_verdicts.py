@@ -11,6 +11,7 @@ from fer_lib.claims import load_claims
 from fer_lib.study import cleaned, inconsistencies, judging, verdicts
 from fer_lib.study.measure import ModelMeasurer
 from fer_lib.paths import PROJECT_ROOT, results_dir
+from fer_lib.runs.store import timing_conditions
 
 CLAIM = {"id": "X", "paper": "P3", "table": "T1", "dataset": "fer2013", "split": "test", "kind": "accuracy",
          "value": 55.0, "experiment": "p3_resnet50_weighted"}
@@ -129,6 +130,21 @@ def test_epoch_time_ratio_reads_only_runs_timed_under_the_same_conditions(tmp_pa
     c3 = _timed_run(tmp_path, "p2_lc2fer_c3", [450.0, 500.0, 520.0])                   # median 500
     value, why = ModelMeasurer(runs=[c2, c3_elsewhere, c3_short, c3])(claim)
     assert value == pytest.approx(2.5) and "Intel Xeon CPU (2 threads), avx512, fp32" in why
+
+
+def test_a_run_resumed_under_other_conditions_pairs_with_no_run_timed_under_one(tmp_path):
+    claim = next(c for c in load_claims()["claims"] if c["id"] == "P2-epochtime-C3-C2")
+    c2 = _timed_run(tmp_path, "p2_lc2fer_c2", [200.0, 200.0])
+    c3 = _timed_run(tmp_path, "p2_lc2fer_c3", [500.0, 500.0])
+    here = {"device": "Intel Xeon CPU (2 threads)", "cpu_capability": "avx512", "precision": "float32"}
+    c3["manifest"]["resumed"] = ["2026-01-02T00:00:00+00:00", {"at": "2026-01-03", "after_epoch": 1, **here}]
+    value, _ = ModelMeasurer(runs=[c2, c3])(claim)  # a bare time, or a resume under the same conditions
+    assert value == pytest.approx(2.5)
+    c3["manifest"]["resumed"].append({"at": "2026-01-04", "after_epoch": 2, **here, "cpu_capability": "avx2"})
+    assert timing_conditions(c3["manifest"]) == ("Intel Xeon CPU (2 threads), avx512, fp32; "
+                                                 "resumed on Intel Xeon CPU (2 threads), avx2, fp32")
+    value, why = ModelMeasurer(runs=[c2, c3])(claim)
+    assert value is None and "same conditions" in why
 
 
 def test_p3_support_inconsistency_is_recomputed():

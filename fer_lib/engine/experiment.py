@@ -23,7 +23,7 @@ from fer_lib.data import load_dataset
 from fer_lib.devices import cpu_capability, device_name, precision_name, resolve_device
 from fer_lib.engine.batches import TrainingSplits, build_splits
 from fer_lib.engine.evaluate import evaluate_run
-from fer_lib.engine.loop import build_criterion, build_optimizer, build_scheduler, fit
+from fer_lib.engine.loop import FitState, build_criterion, build_optimizer, build_scheduler, fit
 from fer_lib.engine.resume import ResumeConflict, check_resumable, restore_state
 from fer_lib.engine.runtime import Runtime, log, make_runtime, seed_everything
 from fer_lib.models import create_model
@@ -86,6 +86,14 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
                   epochs_override=epochs, on_epoch_end=on_epoch_end, out_root=out_root)
 
 
+def _where_it_runs(rt: Runtime) -> dict:
+    """The conditions epoch times depend on (runs.store.timing_conditions): device with its threads, the CPU's
+    instruction set, precision. Recorded when a run starts and again each time it resumes."""
+    return {"device": device_name(rt.device), "device_type": rt.device.type,
+            "cpu_capability": cpu_capability() if rt.device.type == "cpu" else None,
+            "precision": precision_name(rt.amp_dtype)}
+
+
 def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits: TrainingSplits, plan_info,
                     *, seed: int, rt: Runtime, model: nn.Module, compiled: bool, total_epochs: int,
                     epochs_override: int | None, data_dir) -> None:
@@ -98,9 +106,7 @@ def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits:
                  "n": int(len(ds)), "class_names": list(ds.class_names),
                  "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
         data_dir=portable(str(data_dir)) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
-        seed=seed, device=device_name(rt.device), device_type=rt.device.type,
-        cpu_capability=cpu_capability() if rt.device.type == "cpu" else None,
-        precision=precision_name(rt.amp_dtype), precision_setting=cfg["train"]["precision"],
+        seed=seed, **_where_it_runs(rt), precision_setting=cfg["train"]["precision"],
         channels_last=rt.channels_last, compiled=compiled, versions=library_versions(),
         num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
         epochs=total_epochs, epochs_override=epochs_override, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),
@@ -172,6 +178,23 @@ def _build_training(cfg: dict, ds, train_indices: np.ndarray, rt: Runtime, *, se
                     generator=torch.Generator().manual_seed(seed), meta=meta)
 
 
+def _resume(recorder: RunRecorder, resume_ckpt: dict | None, t: Training, rt: Runtime) -> FitState | None:
+    """Put last.pt's states back (None before the first epoch ended) and record where this resume runs."""
+    state = None
+    if resume_ckpt is not None:
+        state = restore_state(resume_ckpt, t.model, t.optimizer, t.scheduler, t.scaler, t.generator)
+        log(f"[train] resuming {recorder.dir} after epoch {state.epoch}")
+    here = _where_it_runs(rt)
+    started_on = {key: recorder.manifest.get(key) for key in ("device", "cpu_capability")}
+    if started_on != {key: here[key] for key in started_on}:
+        log(f"[train] note: this run started on {started_on['device']} ({started_on['cpu_capability']}) and "
+            f"resumes on {here['device']} ({here['cpu_capability']}): its epoch times mix the two, and the "
+            f"manifest says so (resumed); it keeps its precision, {here['precision']}")
+    resumed = {"at": utc_now(), "after_epoch": state.epoch if state is not None else 0, **here}
+    recorder.update(status="running", resumed=[*recorder.manifest.get("resumed", []), resumed])
+    return state
+
+
 def _train_locked(stack: ExitStack, cfg: dict, recorder: RunRecorder | None, *, seed: int, total_epochs: int,
                   data_dir, device: str, resume_ckpt: dict | None, epochs_override: int | None,
                   on_epoch_end: Callable[[int, dict], None] | None, out_root) -> Path:
@@ -192,10 +215,7 @@ def _train_locked(stack: ExitStack, cfg: dict, recorder: RunRecorder | None, *, 
 
     state = None
     if resuming:
-        recorder.update(status="running", resumed=[*recorder.manifest.get("resumed", []), utc_now()])
-        if resume_ckpt is not None:
-            state = restore_state(resume_ckpt, t.model, t.optimizer, t.scheduler, t.scaler, t.generator)
-            log(f"[train] resuming {recorder.dir} after epoch {state.epoch}")
+        state = _resume(recorder, resume_ckpt, t, rt)
     else:
         run_dir = new_run_dir(cfg["experiment"], cfg.get("profile", "custom"), cfg["data"]["dataset"], seed, out_root)
         stack.enter_context(RunLock(run_dir))

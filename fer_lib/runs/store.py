@@ -209,9 +209,21 @@ def precision_name(manifest: dict) -> str:
 
 def timing_conditions(manifest: dict) -> str:
     """What a run's epoch times depend on besides its model: '<device (threads)>, <CPU instruction set>, <precision>'.
-    Times compare only under one of these (one model name can hide CPUs with and without bf16 units)."""
-    parts = (manifest.get("device"), manifest.get("cpu_capability"), precision_name(manifest))
-    return ", ".join(str(part) for part in parts if part)
+    Times compare only under one of these (one model name can hide CPUs with and without bf16 units).
+
+    A run resumed under other conditions names them too ('...; resumed on ...'), so that its mixed epoch times
+    pair with no run timed under one. Resumes recorded as bare times (before the conditions were recorded) say
+    nothing of where they ran and add nothing."""
+    def label(record: dict) -> str:
+        parts = (record.get("device"), record.get("cpu_capability"), precision_name(record))
+        return ", ".join(str(part) for part in parts if part)
+
+    started = label(manifest)
+    later: list[str] = []
+    for entry in manifest.get("resumed") or []:
+        if isinstance(entry, dict) and label(entry) not in (started, *later):
+            later.append(label(entry))
+    return "; ".join([started, *(f"resumed on {conditions}" for conditions in later)])
 
 
 def median_epoch_s(history: pd.DataFrame) -> float:
