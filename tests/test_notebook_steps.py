@@ -29,13 +29,14 @@ def test_gradcam_on_swin_models_is_one_map_per_image_at_input_size(name, options
 
 
 def _fake_run(experiment: str, dataset: str, real: bool, accuracy: float, stamp: str, profile: str = "full",
-              seed: int = 0, epochs: int = 150, epochs_run: int = 3, device: str = "cpu", precision: str = "float32"):
+              seed: int = 0, epochs: int = 150, epochs_run: int = 3, device: str = "cpu", precision: str = "float32",
+              img_per_s: float = 1.0):
     path = results_dir() / "runs" / experiment / f"{stamp}-{profile}-{dataset}-s{seed}"
     path.mkdir(parents=True)
     manifest = {"experiment": experiment, "run_id": path.name, "paper": "P2", "profile": profile, "status": "complete",
                 "dataset": {"name": dataset, "real": real, "class_names": ["Angry"]}, "seed": seed, "epochs": epochs,
                 "epochs_run": epochs_run, "recipe_epochs": 150, "started": stamp, "device": device,
-                "precision": precision, "train_img_per_s": 1.0, "num_params": 1000,
+                "precision": precision, "train_img_per_s": img_per_s, "num_params": 1000,
                 "config": {"model": {"name": "lc2fer_c5"}}}
     (path / "manifest.json").write_text(json.dumps(manifest))
     (path / "metrics.json").write_text(json.dumps({"test": {"accuracy": accuracy, "f1_weighted": accuracy}}))
@@ -69,10 +70,12 @@ def test_paper_columns_headline_and_grid():
 def test_summary_pools_one_budget_however_long_each_run_ran():
     """Early stopping ends seeds at different epochs: they still pool (n = 3) at their shared budget, each
     device named; a shorter budget or another precision is a group of its own."""
-    for seed, ran, device in ((0, 22, "AMD EPYC"), (1, 30, "AMD EPYC"), (2, 24, "Intel Xeon")):
+    for seed, ran, device, speed in ((0, 22, "AMD EPYC", 50.0), (1, 30, "AMD EPYC", 60.0), (2, 24, "Intel Xeon", 90.0)):
         _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5 + seed / 100, f"2025010{3 - seed}-000000", seed=seed,
-                  epochs_run=ran, device=device, precision="bfloat16")   # seed 2 finished first
-    _fake_run("p2_lc2fer_c5", "rafdb", True, 0.3, "20250105-000000", seed=0, epochs=5, epochs_run=5)
+                  epochs_run=ran, device=device, precision="bfloat16", img_per_s=speed)   # seed 2 finished first
+    for seed, speed in ((0, 40.0), (1, 46.0)):
+        _fake_run("p2_lc2fer_c5", "rafdb", True, 0.3, f"2025010{5 + seed}-000000", seed=seed, epochs=5, epochs_run=5,
+                  img_per_s=speed)
     _fake_run("p2_lc2fer_c5", "rafdb", True, 0.4, "20250106-000000", seed=0, epochs_run=40)
     table = steps.summary_table(["p2_lc2fer_c5"]).set_index(["budget", "precision"])
     full = table.loc[("150 allowed / 150 recipe", "bf16")]
@@ -80,8 +83,9 @@ def test_summary_pools_one_budget_however_long_each_run_ran():
     assert full["accuracy %"] == "51.00 ± 1.00" and full["device"] == "AMD EPYC; Intel Xeon"  # in seed order
     fp32 = table.loc[("150 allowed / 150 recipe", "fp32")]
     assert (fp32["n"], fp32["epochs run"], fp32["accuracy %"]) == (1, "40", "40.00")
+    assert full["train img/s"] == "50.0 · 60.0 · 90.0 (2 conditions)"  # no median across machines
     short = table.loc[("5 allowed / 150 recipe", "fp32")]
-    assert (short["n"], short["accuracy %"]) == (1, "30.00")
+    assert (short["n"], short["accuracy %"], short["train img/s"]) == (2, "30.00 ± 0.00", "43.0")  # one condition
     assert steps.compare_with_paper(["p2_lc2fer_c5"]).set_index("budget").loc["5 allowed / 150 recipe", "comparable"] \
         .startswith("no: reduced budget")
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from fer_lib.config import load_config, upgrade_stored_config
+from fer_lib.engine.rebuild import run_runtime
 from fer_lib.devices import autocast_dtype, cpu_bf16_native, cpu_capability, device_slug, precision_name
 
 AMX = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n"
@@ -80,3 +81,12 @@ def test_a_bf16_run_records_its_precision_and_reevaluates_identically(tmp_path):
     run = load_run(run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path))
     assert run.manifest["precision"] == "bfloat16" and run.manifest["precision_setting"] == "bf16"
     assert evaluate_run(run.path, splits=["test"], write=False)["test"] == run.metrics["test"]
+
+
+def test_runs_predict_in_their_own_precision_and_fp16_ones_in_fp32_off_a_gpu():
+    cfg = load_config("p3_resnet50_weighted", "smoke")
+    checkpoint = {"input_size": 48, "mean": [0.5] * 3, "std": [0.5] * 3}
+    cpu = torch.device("cpu")
+    assert run_runtime({"config": cfg, "precision": "bfloat16"}, checkpoint, cpu).amp_dtype == torch.bfloat16
+    assert run_runtime({"config": cfg, "precision": "float32"}, checkpoint, cpu).amp_dtype is None
+    assert run_runtime({"config": cfg, "precision": "float16"}, checkpoint, cpu).amp_dtype is None

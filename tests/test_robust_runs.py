@@ -177,7 +177,7 @@ def test_a_run_resumed_on_another_machine_keeps_its_precision_and_says_where_it_
     m = json.loads(path.read_text())
     started_in = "float32" if cpu_bf16_native() else "bfloat16"
     m["config"]["train"]["precision"] = m["precision_setting"] = "auto"
-    m.update(precision=started_in, device="Other CPU (4 threads)", cpu_capability="avx2")
+    m.update(precision=started_in, device="Other CPU (4 threads)", cpu_capability="other-isa")
     path.write_text(json.dumps(m))
 
     run_experiment(None, device="cpu", resume=interrupted_run)
@@ -185,10 +185,33 @@ def test_a_run_resumed_on_another_machine_keeps_its_precision_and_says_where_it_
     (resumed,) = m["resumed"]
     assert m["status"] == "complete" and m["precision"] == started_in
     assert resumed["precision"] == started_in and resumed["after_epoch"] == 2
-    assert resumed["device"] != "Other CPU (4 threads)" and resumed["cpu_capability"] != "avx2"
-    assert "started on Other CPU (4 threads) (avx2) and resumes on" in capsys.readouterr().err
-    assert timing_conditions(m).startswith("Other CPU (4 threads), avx2, ")
+    assert resumed["device"] != "Other CPU (4 threads)" and resumed["cpu_capability"] != "other-isa"
+    assert "started on Other CPU (4 threads) (other-isa) and resumes on" in capsys.readouterr().err
+    assert timing_conditions(m).startswith("Other CPU (4 threads), other-isa, ")
     assert f"; resumed on {resumed['device']}, {resumed['cpu_capability']}, " in timing_conditions(m)
+
+
+def test_resume_accepts_the_precision_setting_the_run_started_with(interrupted_run, capsys):
+    path = interrupted_run / "manifest.json"
+    m = json.loads(path.read_text())
+    m["config"]["train"]["precision"] = m["precision_setting"] = "auto"
+    path.write_text(json.dumps(m))
+    rc, _, err = _main(capsys, "train", "p3_resnet50_weighted", "--resume", str(interrupted_run),
+                       "--set", "train.precision=bf16")
+    assert rc == 2 and "--set train.precision='bf16', but the run has train.precision='fp32'" in err, err
+    rc, _, err = _main(capsys, "train", "p3_resnet50_weighted", "--resume", str(interrupted_run),
+                       "--set", "train.precision=auto")
+    assert rc == 0, err
+
+
+def test_an_fp16_run_resumes_only_on_a_gpu(interrupted_run, capsys):
+    path = interrupted_run / "manifest.json"
+    m = json.loads(path.read_text())
+    m["config"]["train"]["precision"], m["precision"] = "auto", "float16"
+    path.write_text(json.dumps(m))
+    rc, _, err = _main(capsys, "train", "p3_resnet50_weighted", "--resume", str(interrupted_run), "--device", "cpu")
+    assert rc == 2 and "it trains in fp16" in err and "resume it on a GPU" in err, err
+    assert json.loads(path.read_text()) == m  # refused before touching the run
 
 
 def test_one_live_writer_and_running_told_from_dead(tmp_path):

@@ -132,19 +132,30 @@ def test_epoch_time_ratio_reads_only_runs_timed_under_the_same_conditions(tmp_pa
     assert value == pytest.approx(2.5) and "Intel Xeon CPU (2 threads), avx512, fp32" in why
 
 
-def test_a_run_resumed_under_other_conditions_pairs_with_no_run_timed_under_one(tmp_path):
+def test_a_run_resumed_under_other_conditions_pairs_with_no_run(tmp_path):
     claim = next(c for c in load_claims()["claims"] if c["id"] == "P2-epochtime-C3-C2")
     c2 = _timed_run(tmp_path, "p2_lc2fer_c2", [200.0, 200.0])
     c3 = _timed_run(tmp_path, "p2_lc2fer_c3", [500.0, 500.0])
+    c3["manifest"]["epochs_run"] = 2
     here = {"device": "Intel Xeon CPU (2 threads)", "cpu_capability": "avx512", "precision": "float32"}
-    c3["manifest"]["resumed"] = ["2026-01-02T00:00:00+00:00", {"at": "2026-01-03", "after_epoch": 1, **here}]
-    value, _ = ModelMeasurer(runs=[c2, c3])(claim)  # a bare time, or a resume under the same conditions
-    assert value == pytest.approx(2.5)
-    c3["manifest"]["resumed"].append({"at": "2026-01-04", "after_epoch": 2, **here, "cpu_capability": "avx2"})
+    c3["manifest"]["resumed"] = [{"at": "2026-01-03", "after_epoch": 1, **here},  # same conditions
+                                 {"at": "2026-01-04", "after_epoch": 2, **here, "cpu_capability": "avx2"}]  # no epoch left
+    measure = ModelMeasurer(runs=[c2, c3])
+    assert measure(claim)[0] == pytest.approx(2.5)
+    assert measure.measured_on(claim) == "Intel Xeon CPU (2 threads), avx512, fp32"
+    assert verdicts._judge_measured(claim, measure)["device"] == \
+        "Intel Xeon CPU (2 threads), avx512, fp32"  # where the runs were timed, not where the notebook ran
+
+    c3["manifest"]["resumed"][1]["after_epoch"] = 1  # now the avx2 resume timed epoch 2
     assert timing_conditions(c3["manifest"]) == ("Intel Xeon CPU (2 threads), avx512, fp32; "
                                                  "resumed on Intel Xeon CPU (2 threads), avx2, fp32")
+    c2["manifest"].update(epochs_run=2, resumed=c3["manifest"]["resumed"])  # mixed the same way: still no pair
     value, why = ModelMeasurer(runs=[c2, c3])(claim)
-    assert value is None and "same conditions" in why
+    assert value is None and "timed under one condition" in why
+
+    c2["manifest"]["resumed"] = c3["manifest"]["resumed"] = ["2026-01-02T00:00:00+00:00"]  # where: unrecorded
+    assert timing_conditions(c3["manifest"]).endswith("; resumed on unrecorded conditions")
+    assert ModelMeasurer(runs=[c2, c3])(claim)[0] is None
 
 
 def test_p3_support_inconsistency_is_recomputed():

@@ -68,11 +68,11 @@ def run_experiment(config: dict | None, data_dir: str | Path | None = None, seed
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if resume is not None:
-        run_dir = Path(resume)
-        check_resumable(run_dir, config, epochs)  # refuse before taking the lock or touching anything
+        run_dir, dev = Path(resume), resolve_device(device)
+        check_resumable(run_dir, config, epochs, dev)  # refuse before taking the lock or touching anything
         with RunLock(run_dir):
             clean_temp_files(run_dir, min_age_s=0, skip_live=False)  # we hold the lock: no write under way
-            recorder = check_resumable(run_dir, config, epochs)  # the manifest as it is now that we hold it
+            recorder = check_resumable(run_dir, config, epochs, dev)  # the manifest as it is now that we hold it
             manifest = recorder.manifest
             last = recorder.checkpoint_dir / "last.pt"
             ckpt = load_checkpoint(last) if last.exists() else None  # none before the first epoch ended

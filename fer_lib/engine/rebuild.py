@@ -55,7 +55,11 @@ def run_runtime(manifest: dict, checkpoint: dict, device: torch.device) -> Runti
     preprocessing constants; plain fp32 when the manifest holds no config."""
     config = manifest.get("config") or {}
     if "train" in config and "data" in config:
-        base = make_runtime(stored_config(manifest), device)
+        cfg = stored_config(manifest)
+        if cfg["train"]["precision"] == "fp16" and device.type != "cuda":
+            # fp16 autocast is CUDA-only here: off a GPU an fp16 run predicts in fp32, its nearest exact arithmetic
+            cfg["train"]["precision"] = "fp32"
+        base = make_runtime(cfg, device)
     else:
         base = Runtime(device=device, input_size=0, mean=[], std=[])
     return replace(base, input_size=int(checkpoint["input_size"]), mean=list(checkpoint["mean"]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from fer_lib.engine.loop import FitState, set_rng_state
 from fer_lib.runs.provenance import git_info
 from fer_lib.runs.store import RunRecorder, stored_config
@@ -40,6 +42,8 @@ def check_resume_request(run_dir: str | Path, *, experiment: str | None = None, 
     if epochs is not None and epochs != manifest.get("epochs"):
         diffs.append(f"--epochs {epochs}, but the run's budget is {manifest.get('epochs')} epochs")
     for key, value in (overrides or {}).items():
+        if key == "train.precision" and value == manifest.get("precision_setting"):
+            continue  # the setting the run started with (`auto`), now held at what it resolved to
         if _dotted(cfg, key) != value:
             diffs.append(f"--set {key}={value!r}, but the run has {key}={_dotted(cfg, key)!r}")
     if diffs:
@@ -60,13 +64,17 @@ def _check_same_code(run_dir: Path, manifest: dict) -> None:
             f"python -m fer_lib train {manifest.get('experiment')} --resume {Path(run_dir).resolve()}")
 
 
-def check_resumable(run_dir: Path, config: dict | None, epochs: int | None) -> RunRecorder:
-    """The recorder of a run that may be resumed with these arguments by this code (ResumeConflict if not)."""
+def check_resumable(run_dir: Path, config: dict | None, epochs: int | None, device: torch.device) -> RunRecorder:
+    """The recorder of a run that may be resumed with these arguments by this code on `device` (ResumeConflict
+    if not)."""
     check_resume_request(run_dir, experiment=None if config is None else config.get("experiment"), epochs=epochs)
     recorder = RunRecorder(run_dir)
     if recorder.manifest.get("status") == "complete":
         raise ResumeConflict(f"cannot resume {run_dir}: the run is complete; start a new run instead")
     _check_same_code(run_dir, recorder.manifest)
+    if stored_config(recorder.manifest)["train"]["precision"] == "fp16" and device.type != "cuda":
+        raise ResumeConflict(f"cannot resume {run_dir} on {device.type}: it trains in fp16 (what `auto` chose on its "
+                             f"GPU), which runs on CUDA only; resume it on a GPU, or start a new run here")
     return recorder
 
 

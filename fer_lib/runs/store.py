@@ -207,23 +207,33 @@ def precision_name(manifest: dict) -> str:
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(value), str(value))
 
 
-def timing_conditions(manifest: dict) -> str:
-    """What a run's epoch times depend on besides its model: '<device (threads)>, <CPU instruction set>, <precision>'.
-    Times compare only under one of these (one model name can hide CPUs with and without bf16 units).
+def _conditions_label(record: dict) -> str:
+    parts = (record.get("device"), record.get("cpu_capability"), precision_name(record))
+    return ", ".join(str(part) for part in parts if part)
 
-    A run resumed under other conditions names them too ('...; resumed on ...'), so that its mixed epoch times
-    pair with no run timed under one. Resumes recorded as bare times (before the conditions were recorded) say
-    nothing of where they ran and add nothing."""
-    def label(record: dict) -> str:
-        parts = (record.get("device"), record.get("cpu_capability"), precision_name(record))
-        return ", ".join(str(part) for part in parts if part)
 
-    started = label(manifest)
+def resumed_elsewhere(manifest: dict) -> list[str]:
+    """The conditions a run was resumed under, other than those it started under, that timed at least one of its
+    epochs; "unrecorded conditions" for a resume that recorded only its time (records before 2026-12-07)."""
+    started, epochs_run = _conditions_label(manifest), int(manifest.get("epochs_run") or 0)
     later: list[str] = []
     for entry in manifest.get("resumed") or []:
-        if isinstance(entry, dict) and label(entry) not in (started, *later):
-            later.append(label(entry))
-    return "; ".join([started, *(f"resumed on {conditions}" for conditions in later)])
+        if not isinstance(entry, dict):
+            label = "unrecorded conditions"
+        elif int(entry.get("after_epoch") or 0) >= epochs_run:
+            continue  # it timed no epoch (interrupted again, or only the final evaluation was left)
+        else:
+            label = _conditions_label(entry)
+        if label not in (started, *later):
+            later.append(label)
+    return later
+
+
+def timing_conditions(manifest: dict) -> str:
+    """What a run's epoch times depend on besides its model: '<device (threads)>, <CPU instruction set>, <precision>'.
+    Times compare only under one of these (one model name can hide CPUs with and without bf16 units); a run
+    resumed under others names them too ('...; resumed on ...', see resumed_elsewhere)."""
+    return "; ".join([_conditions_label(manifest), *(f"resumed on {c}" for c in resumed_elsewhere(manifest))])
 
 
 def median_epoch_s(history: pd.DataFrame) -> float:

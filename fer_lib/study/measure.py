@@ -11,7 +11,7 @@ from fer_lib.bench.complexity import count_flops, measure_inference, param_count
 from fer_lib.devices import device_label, resolve_device
 from fer_lib.models import create_model, model_spec
 from fer_lib.runs.select import at_full_budget, real_runs
-from fer_lib.runs.store import median_epoch_s, timing_conditions
+from fer_lib.runs.store import median_epoch_s, resumed_elsewhere, timing_conditions
 
 
 class ModelMeasurer:
@@ -25,6 +25,7 @@ class ModelMeasurer:
                  runs: list[dict] | None = None):
         self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
         self.runs = runs
+        self.timed_on: dict[str, str] = {}  # claim id -> the timing conditions an epoch-time ratio was read under
         self._cache: dict = {}
 
     @property
@@ -32,6 +33,11 @@ class ModelMeasurer:
         """'cpu' or 'cuda': where speed claims are measured."""
 
         return resolve_device(self.device).type
+
+    def measured_on(self, claim: dict) -> str:
+        """Where a measured claim's number comes from: the runs' timing conditions for an epoch-time ratio (it reads
+        recorded runs), else this measurer's device type."""
+        return self.timed_on.get(claim["id"], self.device_type)
 
     def _model(self, name: str, options: dict):
         key = (name, tuple(sorted((options or {}).items())))
@@ -76,13 +82,16 @@ class ModelMeasurer:
     def _epoch_time_ratio(self, claim: dict) -> tuple[float | None, str]:
         """Ratio of median epoch times of the experiments' complete real-data runs at their full budget (any seed,
         reruns too: each is a timing), read only from runs timed under the same conditions (device with its thread
-        count, CPU instruction set, precision): a ratio across machines or precisions would measure the machines."""
+        count, CPU instruction set, precision) from their first epoch to their last: a ratio across machines or
+        precisions would measure the machines."""
         runs = real_runs() if self.runs is None else self.runs
         by_conditions: list[dict[str, list[float]]] = []
         for experiment in claim["experiments"]:
-            mine = [r for r in runs if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
+            full = [r for r in runs if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
+            mine = [r for r in full if not resumed_elsewhere(r["manifest"])]
             if not mine:
-                return None, f"no complete real-data run of {experiment} at its full budget yet"
+                mixed = f" ({len(full)} resumed under other or unrecorded conditions)" if full else ""
+                return None, f"no complete real-data run of {experiment} at its full budget timed under one condition yet{mixed}"
             groups: dict[str, list[float]] = {}
             for run in mine:
                 history = pd.read_csv(Path(run["run_dir"]) / "history.csv")
@@ -94,5 +103,6 @@ class ModelMeasurer:
             seen = "; ".join(f"{e}: " + " | ".join(g) for e, g in zip(claim["experiments"], by_conditions))
             return None, f"no runs of both timed under the same conditions ({seen})"
         key = max(shared, key=lambda k: len(first[k]) + len(second[k]))
+        self.timed_on[claim["id"]] = key
         ratio = float(np.median(first[key])) / float(np.median(second[key]))
         return ratio, f"median epoch time on {key} ({len(first[key])} and {len(second[key])} run(s))"

@@ -56,6 +56,7 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
     runs["budget"] = [_budget(m) for m in manifests]
     runs["precision"] = [precision_name(m) for m in manifests]
     runs["full budget"] = [at_full_budget(m) for m in manifests]
+    runs["timed on"] = [timing_conditions(m) for m in manifests]
     rows = []
     keys = ["experiment", "dataset", "profile", "budget", "precision"]
     for (experiment, dataset, profile, budget, precision), group in runs.groupby(keys, sort=False):
@@ -71,10 +72,19 @@ def _summary_rows(experiments: list[str], split: str) -> pd.DataFrame:
             "weighted F1 %": mean_std(group.get(f"{split}_f1_weighted", pd.Series(dtype=float))),
             "paper accuracy %": paper if paper is not None else "",
             "device": "; ".join(dict.fromkeys(str(d) for d in group["device"])),
-            "train img/s": round(float(group["train_img_per_s"].median()), 1),
+            "train img/s": _img_per_s(group),
             "full budget": bool(group["full budget"].all()),
         })
     return pd.DataFrame(rows)
+
+
+def _img_per_s(group: pd.DataFrame) -> str:
+    """The group's training speed: the median when its runs were timed under one condition (timing_conditions),
+    else each run's own, in seed order (a median across machines or thread counts would measure neither)."""
+    speeds = pd.to_numeric(group["train_img_per_s"], errors="coerce")
+    if group["timed on"].nunique() <= 1:
+        return "-" if speeds.isna().all() else f"{speeds.median():.1f}"
+    return " · ".join("-" if pd.isna(v) else f"{v:.1f}" for v in speeds) + f" ({group['timed on'].nunique()} conditions)"
 
 
 def _count(value) -> str:

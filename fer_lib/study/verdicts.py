@@ -153,8 +153,8 @@ def _judge_measured(claim: dict, measure_model) -> dict:
         judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
     elif claim.get("construction") and judged == "reproduced":
         judged, note = "consistent by construction", f"{note}; {claim['construction']}"
-    return {"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note,
-            "device": measured_on or ""}
+    where = measure_model.measured_on(claim) if hasattr(measure_model, "measured_on") else measured_on
+    return {"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note, "device": where or ""}
 
 
 def ordering_claims() -> list[dict]:
