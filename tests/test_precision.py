@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from fer_lib.config import load_config, upgrade_stored_config
+from fer_lib.engine.evaluate import evaluate_run
+from fer_lib.engine.experiment import run_experiment
 from fer_lib.engine.rebuild import run_runtime
+from fer_lib.runs.store import load_run
 from fer_lib.devices import autocast_dtype, cpu_bf16_native, cpu_capability, device_slug, precision_name
 
 AMX = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n"
@@ -71,9 +76,6 @@ def test_an_auto_run_keeps_the_precision_it_resolved_to_where_it_started():
 
 
 def test_a_bf16_run_records_its_precision_and_reevaluates_identically(tmp_path):
-    from fer_lib.engine.evaluate import evaluate_run
-    from fer_lib.runs.store import load_run
-    from fer_lib.engine.experiment import run_experiment
 
     cfg = load_config("p3_resnet50_weighted", "smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
                                                         "train.epochs": 2, "train.precision": "bf16",
@@ -90,3 +92,18 @@ def test_runs_predict_in_their_own_precision_and_fp16_ones_in_fp32_off_a_gpu():
     assert run_runtime({"config": cfg, "precision": "bfloat16"}, checkpoint, cpu).amp_dtype == torch.bfloat16
     assert run_runtime({"config": cfg, "precision": "float32"}, checkpoint, cpu).amp_dtype is None
     assert run_runtime({"config": cfg, "precision": "float16"}, checkpoint, cpu).amp_dtype is None
+
+
+def test_metrics_are_not_rewritten_in_another_precision_than_the_run_trained_in(tmp_path):
+    cfg = load_config("p3_resnet50_weighted", "smoke", {"model.name": "tiny_cnn", "model.options": {"width": 8},
+                                                        "train.epochs": 1, "evaluate.bootstrap": 20})
+    run = load_run(run_experiment(cfg, seed=0, device="cpu", out_root=tmp_path))
+    path = run.path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["precision"] = "float16"  # as if `auto` had chosen fp16 on an older GPU
+    path.write_text(json.dumps(manifest))
+    before = (run.path / "metrics.json").read_text()
+    with pytest.raises(ValueError, match="trained in float16, which cpu does not compute.*without --write"):
+        evaluate_run(run.path, splits=["test"], write=True)
+    assert (run.path / "metrics.json").read_text() == before
+    assert "test" in evaluate_run(run.path, splits=["test"], write=False)  # read-only: evaluated in fp32

@@ -146,6 +146,9 @@ def test_a_run_resumed_under_other_conditions_pairs_with_no_run(tmp_path):
     assert verdicts._judge_measured(claim, measure)["device"] == \
         "Intel Xeon CPU (2 threads), avx512, fp32"  # where the runs were timed, not where the notebook ran
 
+    killed_elsewhere = [{"at": "2026-01-05", "after_epoch": 1, **here, "cpu_capability": "avx2"},  # killed in epoch 2
+                        {"at": "2026-01-06", "after_epoch": 1, **here}]
+    assert timing_conditions({**c3["manifest"], "resumed": killed_elsewhere}) == "Intel Xeon CPU (2 threads), avx512, fp32"
     c3["manifest"]["resumed"][1]["after_epoch"] = 1  # now the avx2 resume timed epoch 2
     assert timing_conditions(c3["manifest"]) == ("Intel Xeon CPU (2 threads), avx512, fp32; "
                                                  "resumed on Intel Xeon CPU (2 threads), avx2, fp32")

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from fer_lib.config import split_spec
 from fer_lib.data import load_dataset, split_indices
-from fer_lib.devices import resolve_device
+from fer_lib.devices import precision_name, resolve_device
 from fer_lib.engine.batches import limit_indices, make_split
 from fer_lib.engine.metrics import compute_metrics, confusion_frame, predictions_frame
 from fer_lib.engine.predict import predict_proba
 from fer_lib.engine.rebuild import load_trained_model
 from fer_lib.plots import plot_confusion, plot_history, plot_misclassified
 from fer_lib.runs.store import RunRecorder, load_run, recorded_data_dir
+
+
+def _check_same_precision(run_name: str, trained_in: str | None, amp_dtype, device_type: str) -> None:
+    """Refuse rewriting a run's metrics in another precision than it trained in (fp16 off a GPU runs in fp32)."""
+    evaluated_in = precision_name(amp_dtype)
+    if trained_in and evaluated_in != trained_in:
+        raise ValueError(f"run {run_name} trained in {trained_in}, which {device_type} does not compute; rewriting "
+                         f"its metrics in {evaluated_in} would replace what it recorded: evaluate it on a GPU, or "
+                         f"without --write")
 
 
 def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, device: str = "cpu",
@@ -24,12 +34,12 @@ def evaluate_run(run_dir, splits: Sequence[str] | None = None, data_dir=None, de
     when config evaluate.include_train is set. With `write`, metrics.json, confusion_<split>.csv,
     predictions_<split>.csv and figures/ are (re)written in the run directory.
     """
-    from pathlib import Path
-
     run = load_run(run_dir)
     cfg, seed = run.config, int(run.manifest["seed"])
     dev = resolve_device(device)
     trained = load_trained_model(run_dir, which=which, device=str(dev))
+    if write:
+        _check_same_precision(run.path.name, run.manifest.get("precision"), trained.runtime.amp_dtype, dev.type)
     if dataset is None:
         dataset = load_dataset(cfg["data"]["dataset"], data_dir or recorded_data_dir(run.manifest),
                                **(cfg["data"]["options"] or {}))

@@ -186,7 +186,7 @@ def _resume(recorder: RunRecorder, resume_ckpt: dict | None, t: Training, rt: Ru
         log(f"[train] resuming {recorder.dir} after epoch {state.epoch}")
     here = _where_it_runs(rt)
     started_on = {key: recorder.manifest.get(key) for key in ("device", "cpu_capability")}
-    if started_on != {key: here[key] for key in started_on}:
+    if any(value is not None and value != here[key] for key, value in started_on.items()):
         log(f"[train] note: this run started on {started_on['device']} ({started_on['cpu_capability']}) and "
             f"resumes on {here['device']} ({here['cpu_capability']}): its epoch times mix the two, and the "
             f"manifest says so (resumed); it keeps its precision, {here['precision']}")

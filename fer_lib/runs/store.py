@@ -212,28 +212,35 @@ def _conditions_label(record: dict) -> str:
     return ", ".join(str(part) for part in parts if part)
 
 
+def _timed_conditions(manifest: dict) -> list[str]:
+    """The distinct conditions that timed at least one epoch of a run, in order: where it started, then where each
+    resume ran ("unrecorded conditions" for a resume that recorded only its time, as before 2026-12-07). A resume
+    times the epochs up to the next resume's start (or the last epoch run); one that timed none (killed again, or
+    only the final evaluation left) adds nothing, and neither does a start whose first epoch never ended."""
+    resumes = list(manifest.get("resumed") or [])
+    starts = [0] + [int(e.get("after_epoch") or 0) if isinstance(e, dict) else None for e in resumes]
+    labels = [_conditions_label(manifest)] + [_conditions_label(e) if isinstance(e, dict) else "unrecorded conditions"
+                                              for e in resumes]
+    ends = starts[1:] + [int(manifest.get("epochs_run") or 0)]
+    seen: list[str] = []
+    for label, start, end in zip(labels, starts, ends):
+        timed_none = start is not None and end is not None and end <= start
+        if not timed_none and label not in seen:
+            seen.append(label)
+    return seen or labels[:1]
+
+
 def resumed_elsewhere(manifest: dict) -> list[str]:
-    """The conditions a run was resumed under, other than those it started under, that timed at least one of its
-    epochs; "unrecorded conditions" for a resume that recorded only its time (records before 2026-12-07)."""
-    started, epochs_run = _conditions_label(manifest), int(manifest.get("epochs_run") or 0)
-    later: list[str] = []
-    for entry in manifest.get("resumed") or []:
-        if not isinstance(entry, dict):
-            label = "unrecorded conditions"
-        elif int(entry.get("after_epoch") or 0) >= epochs_run:
-            continue  # it timed no epoch (interrupted again, or only the final evaluation was left)
-        else:
-            label = _conditions_label(entry)
-        if label not in (started, *later):
-            later.append(label)
-    return later
+    """The conditions, other than the first, under which a run's epochs were timed (see _timed_conditions)."""
+    return _timed_conditions(manifest)[1:]
 
 
 def timing_conditions(manifest: dict) -> str:
     """What a run's epoch times depend on besides its model: '<device (threads)>, <CPU instruction set>, <precision>'.
     Times compare only under one of these (one model name can hide CPUs with and without bf16 units); a run
     resumed under others names them too ('...; resumed on ...', see resumed_elsewhere)."""
-    return "; ".join([_conditions_label(manifest), *(f"resumed on {c}" for c in resumed_elsewhere(manifest))])
+    first, *later = _timed_conditions(manifest)
+    return "; ".join([first, *(f"resumed on {c}" for c in later)])
 
 
 def median_epoch_s(history: pd.DataFrame) -> float:

@@ -89,9 +89,11 @@ class ModelMeasurer:
         for experiment in claim["experiments"]:
             full = [r for r in runs if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
             mine = [r for r in full if not resumed_elsewhere(r["manifest"])]
+            if not full:
+                return None, f"no complete real-data run of {experiment} at its full budget yet"
             if not mine:
-                mixed = f" ({len(full)} resumed under other or unrecorded conditions)" if full else ""
-                return None, f"no complete real-data run of {experiment} at its full budget timed under one condition yet{mixed}"
+                return None, (f"no complete real-data run of {experiment} at its full budget timed under one condition "
+                              f"yet ({len(full)} resumed under other or unrecorded conditions)")
             groups: dict[str, list[float]] = {}
             for run in mine:
                 history = pd.read_csv(Path(run["run_dir"]) / "history.csv")
