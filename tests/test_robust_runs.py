@@ -20,7 +20,7 @@ from fer_lib.engine import resume as engine
 from fer_lib.cli import main
 from fer_lib.config import load_config
 from fer_lib.devices import cpu_bf16_native
-from fer_lib.runs.store import load_run, timing_conditions
+from fer_lib.runs.store import RunRecorder, load_run, timing_conditions
 from fer_lib.runs.lock import RunBusyError, RunLock, clean_temp_files, writer_alive
 from fer_lib.engine.resume import ResumeConflict
 from fer_lib.engine.experiment import run_experiment
@@ -212,6 +212,25 @@ def test_an_fp16_run_resumes_only_on_a_gpu(interrupted_run, capsys):
     rc, _, err = _main(capsys, "train", "p3_resnet50_weighted", "--resume", str(interrupted_run), "--device", "cpu")
     assert rc == 2 and "it trains in fp16" in err and "resume it on a GPU" in err, err
     assert json.loads(path.read_text()) == m  # refused before touching the run
+
+
+def test_a_kill_between_last_pt_and_the_history_is_made_good_on_resume(tmp_path, monkeypatch):
+    write_history = RunRecorder.write_history
+
+    def killed_after_last_pt(self, rows):
+        if len(rows) == 2:
+            raise KeyboardInterrupt("killed after last.pt of epoch 2 was saved")
+        write_history(self, rows)
+
+    monkeypatch.setattr(RunRecorder, "write_history", killed_after_last_pt)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tiny(**{"train.epochs": 2}), seed=0, device="cpu", out_root=tmp_path)
+    monkeypatch.setattr(RunRecorder, "write_history", write_history)
+    (run,) = (tmp_path / "p3_resnet50_weighted").iterdir()
+    assert load_run(run).manifest["epochs_run"] == 1 and len(load_run(run).history) == 1  # behind last.pt
+    run_experiment(None, device="cpu", resume=run)  # nothing left to train: only the records and the evaluation
+    done = load_run(run)
+    assert done.status == "complete" and done.manifest["epochs_run"] == 2 and list(done.history["epoch"]) == [1, 2]
 
 
 def test_one_live_writer_and_running_told_from_dead(tmp_path):

@@ -204,6 +204,11 @@ def _record_epoch(recorder: RunRecorder, state: FitState, meta: dict, model: nn.
         "scaler_state": scaler.state_dict() if scaler is not None else None,
         "rng": rng_state(generator), "fit_state": vars(state).copy(), "epoch": state.epoch,
         "val_metric": val_metric})
+    _record_progress(recorder, state)
+
+
+def _record_progress(recorder: RunRecorder, state: FitState) -> None:
+    """history.csv and the manifest's progress fields, as the fit state holds them."""
     recorder.write_history(state.history)
     recorder.update(epochs_run=state.epoch, best_epoch=state.best_epoch, best_val_metric=state.best_value,
                     train_img_per_s=_median([r["img_per_s"] for r in state.history]),
@@ -229,6 +234,8 @@ def fit(model: nn.Module, splits: TrainingSplits, cfg: dict, *, rt: Runtime, cri
     augment = Augment(cfg["augment"])
     copy_augment = Augment(cfg["balance"].get("copy_augment")) if cfg["balance"].get("copy_augment") else None
     state = state or FitState()
+    if recorder is not None and state.history:  # resumed: a kill between last.pt and the records left them behind
+        _record_progress(recorder, state)
     net = forward_model or model
     ckpt_dir = recorder.checkpoint_dir if recorder else None
     while state.epoch < epochs and not state.done:
