@@ -32,18 +32,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU has native bf16 matrix instructions (AMX-BF16 or AVX512-BF16).
-
-    Without them bf16 autocast on a CPU is emulated and slower than fp32. Setting
-    ATEN_CPU_CAPABILITY below avx512 (as on a CPU without it) also rules bf16 out; FER_CPU_BF16=0|1
-    overrides the detection (the test suite sets 0, so "auto" means fp32 there).
-    """
-    forced = os.environ.get("FER_CPU_BF16")
-    if forced in ("0", "1"):
-        return forced == "1"
-    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2"):
-        return False
+def cpu_bf16_hardware(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU's flags (/proc/cpuinfo, or `cpuinfo`) name native bf16 matrix units (AMX-BF16, AVX512-BF16):
+    a fact of the machine, which no setting changes."""
     if cpuinfo is None:
         try:
             with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -58,10 +49,31 @@ def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
     return any(flag in flags for flag in _CPU_BF16_FLAGS)
 
 
+def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
+    """Whether `auto` precision may use bf16 on this CPU: it has native bf16 units (cpu_bf16_hardware).
+
+    Without them bf16 autocast on a CPU is emulated and slower than fp32. Setting
+    ATEN_CPU_CAPABILITY below avx512 (as on a CPU without it) also rules bf16 out; FER_CPU_BF16=0|1
+    overrides the detection (the test suite sets 0, so "auto" means fp32 there).
+    """
+    forced = os.environ.get("FER_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2"):
+        return False
+    return cpu_bf16_hardware(cpuinfo)
+
+
+def cuda_bf16_native() -> bool:
+    """Whether the GPU computes bf16 natively (Ampere and later); older ones only emulate it, slowly."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for config train.precision on `device` (None = plain fp32).
 
     auto: bf16 on CUDA (fp16 where the GPU has no bf16) and on CPUs with native bf16 units, else fp32.
+    bf16 asked for on a GPU without native bf16 is refused (emulated there, it would time and train as no paper did).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"train.precision={precision!r} is not one of {list(PRECISIONS)}")
@@ -72,9 +84,12 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             raise ValueError("train.precision=fp16 needs a CUDA device; on a CPU use bf16 or fp32")
         return torch.float16
     if precision == "bf16":
+        if device.type == "cuda" and not cuda_bf16_native():
+            raise ValueError(f"train.precision=bf16 but {torch.cuda.get_device_name(device)} has no native bf16; "
+                             "use fp16 or auto on this GPU")
         return torch.bfloat16
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cuda_bf16_native() else torch.float16
     return torch.bfloat16 if device.type == "cpu" and cpu_bf16_native() else None
 
 
@@ -96,9 +111,10 @@ def cpu_model() -> str:
 
 def cpu_capability() -> str:
     """The vector instruction set torch's CPU kernels use here ('avx2', 'avx512', ...), with '+bf16' when the CPU
-    has native bf16 units: two CPUs of one model name can differ in it, and speed and the `auto` precision with them."""
+    has native bf16 units: two CPUs of one model name can differ in it, and speed and the `auto` precision with them.
+    It names the hardware: FER_CPU_BF16 changes what `auto` picks (recorded as the run's precision), not this."""
     capability = str(torch.backends.cpu.get_cpu_capability()).lower()
-    return capability + ("+bf16" if cpu_bf16_native() else "")
+    return capability + ("+bf16" if cpu_bf16_hardware() else "")
 
 
 def device_name(device: str | torch.device) -> str:

@@ -30,7 +30,7 @@ def test_gradcam_on_swin_models_is_one_map_per_image_at_input_size(name, options
 
 def _fake_run(experiment: str, dataset: str, real: bool, accuracy: float, stamp: str, profile: str = "full",
               seed: int = 0, epochs: int = 150, epochs_run: int = 3, device: str = "cpu", precision: str = "float32",
-              img_per_s: float = 1.0):
+              img_per_s: float = 1.0, epoch_s: tuple[float, ...] = (2.0, 4.0, 3.0)):
     path = results_dir() / "runs" / experiment / f"{stamp}-{profile}-{dataset}-s{seed}"
     path.mkdir(parents=True)
     manifest = {"experiment": experiment, "run_id": path.name, "paper": "P2", "profile": profile, "status": "complete",
@@ -40,7 +40,7 @@ def _fake_run(experiment: str, dataset: str, real: bool, accuracy: float, stamp:
                 "config": {"model": {"name": "lc2fer_c5"}}}
     (path / "manifest.json").write_text(json.dumps(manifest))
     (path / "metrics.json").write_text(json.dumps({"test": {"accuracy": accuracy, "f1_weighted": accuracy}}))
-    (path / "history.csv").write_text("epoch,epoch_s\n1,2.0\n2,4.0\n3,3.0\n")
+    (path / "history.csv").write_text("epoch,epoch_s\n" + "".join(f"{i},{t}\n" for i, t in enumerate(epoch_s, 1)))
     return path
 
 
@@ -65,6 +65,16 @@ def test_paper_columns_headline_and_grid():
     _fake_run("p2_lc2fer_c6", "rafdb", True, 0.4, "20250102-000000", epochs=5, epochs_run=5)
     short = steps.compare_with_paper(["p2_lc2fer_c6"]).iloc[0]
     assert short["comparable"] == "no: reduced budget (5 allowed / 150 recipe)"
+
+
+def test_epoch_time_pools_only_the_runs_timed_like_the_newest():
+    """n counts every seed behind the accuracy; the epoch time pools only the seeds timed where the newest was."""
+    for seed, device, epoch_s in ((0, "AMD EPYC", (10.0,)), (1, "Intel Xeon", (30.0, 50.0)), (2, "Intel Xeon", (20.0,))):
+        _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5, f"2025010{seed + 1}-000000", seed=seed, device=device,
+                  epoch_s=epoch_s)
+    row = steps.epoch_time_table({"C5": "p2_lc2fer_c5"}).iloc[0]
+    assert row["n"] == 3 and row["timed runs"] == 2 and row["timed on"].startswith("Intel Xeon")
+    assert row["median epoch s"] == 30.0  # median of the Intel runs' medians (40, 20); the EPYC's 10 s stays out
 
 
 def test_summary_pools_one_budget_however_long_each_run_ran():

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from fer_lib import devices
 from fer_lib.config import load_config, upgrade_stored_config
 from fer_lib.engine.evaluate import evaluate_run
 from fer_lib.engine.experiment import run_experiment
@@ -27,15 +28,33 @@ def test_cpu_bf16_detection_reads_the_flags(monkeypatch):
     assert not cpu_bf16_native(AMX)
     monkeypatch.setenv("FER_CPU_BF16", "1")
     assert cpu_bf16_native(OLD)
+    assert devices.cpu_bf16_hardware(AMX) and not devices.cpu_bf16_hardware(OLD)  # settings never change the fact
 
 
 def test_cpu_records_name_the_instruction_set(monkeypatch):
-    """Two CPUs of one model name (one with AVX-512 bf16, one with AVX2 only) never share a bench file."""
+    """Two CPUs of one model name (one with AVX-512 bf16, one with AVX2 only) never share a bench file; the label
+    names the hardware, so FER_CPU_BF16 (what `auto` picks, recorded as the precision) leaves it as it is."""
     isa = str(torch.backends.cpu.get_cpu_capability()).lower()
-    monkeypatch.setenv("FER_CPU_BF16", "0")
+    monkeypatch.setattr(devices, "cpu_bf16_hardware", lambda cpuinfo=None: False)
     assert cpu_capability() == isa and device_slug("cpu").endswith(f"-{isa}")
     monkeypatch.setenv("FER_CPU_BF16", "1")
+    assert cpu_capability() == isa and cpu_bf16_native()
+    monkeypatch.setattr(devices, "cpu_bf16_hardware", lambda cpuinfo=None: True)
     assert cpu_capability() == f"{isa}+bf16" and device_slug("cpu").endswith(f"-{isa}-bf16")
+    monkeypatch.setenv("FER_CPU_BF16", "0")
+    assert cpu_capability() == f"{isa}+bf16" and not cpu_bf16_native()
+
+
+def test_bf16_on_a_gpu_without_it_is_refused_and_auto_takes_fp16(monkeypatch):
+    """A GPU that only emulates bf16 (before Ampere) trains `auto` in fp16; asking for bf16 there is an error."""
+    monkeypatch.setattr(devices, "cuda_bf16_native", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
+    cuda = torch.device("cuda")
+    assert autocast_dtype("auto", cuda) is torch.float16 and autocast_dtype("fp16", cuda) is torch.float16
+    with pytest.raises(ValueError, match="Tesla V100-SXM2-16GB has no native bf16; use fp16 or auto"):
+        autocast_dtype("bf16", cuda)
+    monkeypatch.setattr(devices, "cuda_bf16_native", lambda: True)
+    assert autocast_dtype("auto", cuda) is torch.bfloat16 and autocast_dtype("bf16", cuda) is torch.bfloat16
 
 
 def test_autocast_dtype_per_setting(monkeypatch):

@@ -25,7 +25,7 @@ from fer_lib.bench.timing import time_steps
 from fer_lib.campaign.plan import campaign_runs
 from fer_lib.config import load_config
 from fer_lib.data import load_dataset
-from fer_lib.devices import autocast_dtype, device_name, precision_name, resolve_device
+from fer_lib.devices import autocast_dtype, cuda_bf16_native, device_name, precision_name, resolve_device
 from fer_lib.runs.store import utc_now
 
 CONCURRENCY_GAIN = 1.25  # img/s gain from a doubled batch above which two runs share one GPU
@@ -71,7 +71,7 @@ def check_device(device: torch.device) -> list[dict]:
             {"check": "CUDA", "ok": cuda or device.type == "cpu",
              "detail": f"{torch.cuda.device_count()} GPU(s), CUDA {torch.version.cuda}" if cuda else "not available"}]
     auto = precision_name(autocast_dtype("auto", device))
-    bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
+    bf16 = device.type != "cuda" or cuda_bf16_native()
     rows.append({"check": "bf16", "ok": bf16, "detail": f"precision 'auto' trains in {auto} here"})
     return rows
 
