@@ -64,16 +64,20 @@ def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
     return cpu_bf16_hardware(cpuinfo)
 
 
-def cuda_bf16_native() -> bool:
-    """Whether the GPU computes bf16 natively (Ampere and later); older ones only emulate it, slowly."""
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+def cuda_bf16_native(device: torch.device | None = None) -> bool:
+    """Whether the GPU (`device`, else the current one) computes bf16 natively (NVIDIA Ampere and later);
+    older ones only emulate it, slowly."""
+    if not torch.cuda.is_available():
+        return False
+    if torch.version.hip:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for config train.precision on `device` (None = plain fp32).
 
-    auto: bf16 on CUDA (fp16 where the GPU has no bf16) and on CPUs with native bf16 units, else fp32.
-    bf16 asked for on a GPU without native bf16 is refused (emulated there, it would time and train as no paper did).
+    auto: bf16 on CUDA (fp16 where the GPU has no native bf16) and on CPUs with native bf16 units, else fp32.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"train.precision={precision!r} is not one of {list(PRECISIONS)}")
@@ -84,13 +88,19 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             raise ValueError("train.precision=fp16 needs a CUDA device; on a CPU use bf16 or fp32")
         return torch.float16
     if precision == "bf16":
-        if device.type == "cuda" and not cuda_bf16_native():
-            raise ValueError(f"train.precision=bf16 but {torch.cuda.get_device_name(device)} has no native bf16; "
-                             "use fp16 or auto on this GPU")
         return torch.bfloat16
     if device.type == "cuda":
-        return torch.bfloat16 if cuda_bf16_native() else torch.float16
+        return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
     return torch.bfloat16 if device.type == "cpu" and cpu_bf16_native() else None
+
+
+def check_new_run_precision(precision: str, device: torch.device) -> None:
+    """Refuse starting a run in bf16 on a GPU that only emulates it: it would neither train nor time as on a real
+    bf16 unit. Stored bf16 runs still re-evaluate and resume there (emulated, same arithmetic), so only new runs
+    ask this."""
+    if precision == "bf16" and device.type == "cuda" and not cuda_bf16_native(device):
+        raise ValueError(f"train.precision=bf16 but {torch.cuda.get_device_name(device)} has no native bf16; "
+                         "use fp16 or auto on this GPU")
 
 
 def precision_name(dtype: torch.dtype | None) -> str:

@@ -69,12 +69,13 @@ def test_paper_columns_headline_and_grid():
 
 def test_epoch_time_pools_only_the_runs_timed_like_the_newest():
     """n counts every seed behind the accuracy; the epoch time pools only the seeds timed where the newest was."""
-    for seed, device, epoch_s in ((0, "AMD EPYC", (10.0,)), (1, "Intel Xeon", (30.0, 50.0)), (2, "Intel Xeon", (20.0,))):
+    for seed, device, epoch_s in ((0, "AMD EPYC", (10.0,)), (1, "Intel Xeon", (30.0, 50.0)), (2, "Intel Xeon", (20.0,)),
+                                  (3, "Intel Xeon", ())):
         _fake_run("p2_lc2fer_c5", "rafdb", True, 0.5, f"2025010{seed + 1}-000000", seed=seed, device=device,
                   epoch_s=epoch_s)
     row = steps.epoch_time_table({"C5": "p2_lc2fer_c5"}).iloc[0]
-    assert row["n"] == 3 and row["timed runs"] == 2 and row["timed on"].startswith("Intel Xeon")
-    assert row["median epoch s"] == 30.0  # median of the Intel runs' medians (40, 20); the EPYC's 10 s stays out
+    assert row["n"] == 4 and row["timed runs"] == 2 and row["timed on"].startswith("Intel Xeon")
+    assert row["median epoch s"] == 30.0  # median of the Intel runs' medians (40, 20); EPYC's 10 s and the untimed out
 
 
 def test_summary_pools_one_budget_however_long_each_run_ran():

@@ -45,16 +45,21 @@ def test_cpu_records_name_the_instruction_set(monkeypatch):
     assert cpu_capability() == f"{isa}+bf16" and not cpu_bf16_native()
 
 
-def test_bf16_on_a_gpu_without_it_is_refused_and_auto_takes_fp16(monkeypatch):
-    """A GPU that only emulates bf16 (before Ampere) trains `auto` in fp16; asking for bf16 there is an error."""
-    monkeypatch.setattr(devices, "cuda_bf16_native", lambda: False)
+def test_bf16_on_a_gpu_without_it_starts_no_run_and_auto_takes_fp16(monkeypatch):
+    """A GPU that only emulates bf16 (before Ampere) trains `auto` in fp16, refuses a new bf16 run, and still
+    re-evaluates (and resumes) a stored bf16 run, emulated, in the arithmetic it trained in."""
+    monkeypatch.setattr(devices, "cuda_bf16_native", lambda device=None: False)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
     cuda = torch.device("cuda")
     assert autocast_dtype("auto", cuda) is torch.float16 and autocast_dtype("fp16", cuda) is torch.float16
     with pytest.raises(ValueError, match="Tesla V100-SXM2-16GB has no native bf16; use fp16 or auto"):
-        autocast_dtype("bf16", cuda)
-    monkeypatch.setattr(devices, "cuda_bf16_native", lambda: True)
-    assert autocast_dtype("auto", cuda) is torch.bfloat16 and autocast_dtype("bf16", cuda) is torch.bfloat16
+        devices.check_new_run_precision("bf16", cuda)
+    assert autocast_dtype("bf16", cuda) is torch.bfloat16  # a stored bf16 run rebuilds as it trained
+    devices.check_new_run_precision("auto", cuda)
+    devices.check_new_run_precision("bf16", torch.device("cpu"))
+    monkeypatch.setattr(devices, "cuda_bf16_native", lambda device=None: True)
+    assert autocast_dtype("auto", cuda) is torch.bfloat16
+    devices.check_new_run_precision("bf16", cuda)
 
 
 def test_autocast_dtype_per_setting(monkeypatch):

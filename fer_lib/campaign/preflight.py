@@ -71,7 +71,7 @@ def check_device(device: torch.device) -> list[dict]:
             {"check": "CUDA", "ok": cuda or device.type == "cpu",
              "detail": f"{torch.cuda.device_count()} GPU(s), CUDA {torch.version.cuda}" if cuda else "not available"}]
     auto = precision_name(autocast_dtype("auto", device))
-    bf16 = device.type != "cuda" or cuda_bf16_native()
+    bf16 = device.type != "cuda" or cuda_bf16_native(device)
     rows.append({"check": "bf16", "ok": bf16, "detail": f"precision 'auto' trains in {auto} here"})
     return rows
 

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from fer_lib.config import load_config
 from fer_lib.data import load_dataset
-from fer_lib.devices import cpu_capability, device_name, precision_name, resolve_device
+from fer_lib.devices import check_new_run_precision, cpu_capability, device_name, precision_name, resolve_device
 from fer_lib.engine.batches import TrainingSplits, build_splits
 from fer_lib.engine.evaluate import evaluate_run
 from fer_lib.engine.loop import FitState, build_criterion, build_optimizer, build_scheduler, fit
@@ -201,6 +201,8 @@ def _train_locked(stack: ExitStack, cfg: dict, recorder: RunRecorder | None, *, 
     t_start = time.perf_counter()
     resuming = recorder is not None
     dev = resolve_device(device)
+    if not resuming:
+        check_new_run_precision(cfg["train"]["precision"], dev)
     rt = make_runtime(cfg, dev)
     seed_everything(seed)
     ds = load_dataset(cfg["data"]["dataset"], data_dir, **(cfg["data"]["options"] or {}))

@@ -335,10 +335,12 @@ def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.Dat
                          "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
             continue
         timed_on = timing_conditions(load_run(ours["latest"]).manifest)
-        timed = [run for run in map(load_run, ours["runs"]) if timing_conditions(run.manifest) == timed_on]
+        epoch_s = [median_epoch_s(run.history) for run in map(load_run, ours["runs"])
+                   if timing_conditions(run.manifest) == timed_on]
+        epoch_s = [value for value in epoch_s if not np.isnan(value)]
         rows.append({"label": label, "experiment": experiment, "data": ours["data"], "n": ours["n"],
-                     "params": ours["params"], "median epoch s": float(np.median([median_epoch_s(run.history) for run in timed])),
-                     "timed runs": len(timed), "timed on": timed_on, "accuracy %": round(ours["accuracy"], 2),
+                     "params": ours["params"], "median epoch s": float(np.median(epoch_s)) if epoch_s else np.nan,
+                     "timed runs": len(epoch_s), "timed on": timed_on, "accuracy %": round(ours["accuracy"], 2),
                      "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
     columns = ["label", "experiment", "data", "n", "params", "median epoch s", "timed runs", "timed on", "accuracy %",
                "paper accuracy %"]
