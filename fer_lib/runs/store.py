@@ -249,6 +249,17 @@ def median_epoch_s(history: pd.DataFrame) -> float:
     return float(epoch_s.median()) if len(epoch_s) else float("nan")
 
 
+def epoch_times_by_conditions(timed: list[tuple[dict, pd.DataFrame]]) -> dict[str, list[float]]:
+    """Median epoch time of each (manifest, history) pair, grouped by timing_conditions; runs without epoch times
+    are left out. Epoch times compare only within one group: across groups they would measure the machines."""
+    groups: dict[str, list[float]] = {}
+    for manifest, history in timed:
+        epoch_s = median_epoch_s(history)
+        if not np.isnan(epoch_s):
+            groups.setdefault(timing_conditions(manifest), []).append(epoch_s)
+    return groups
+
+
 def stored_config(manifest: dict) -> dict:
     """The config a manifest records, upgraded to today's schema (see fer_lib.config.upgrade_stored_config)."""
     return upgrade_stored_config(manifest["config"], manifest.get("precision"))

@@ -11,7 +11,7 @@ from fer_lib.bench.complexity import count_flops, measure_inference, param_count
 from fer_lib.devices import device_label, resolve_device
 from fer_lib.models import create_model, model_spec
 from fer_lib.runs.select import at_full_budget, real_runs
-from fer_lib.runs.store import median_epoch_s, resumed_elsewhere, timing_conditions
+from fer_lib.runs.store import epoch_times_by_conditions, resumed_elsewhere
 
 
 class ModelMeasurer:
@@ -94,11 +94,8 @@ class ModelMeasurer:
             if not mine:
                 return None, (f"no complete real-data run of {experiment} at its full budget timed under one condition "
                               f"yet ({len(full)} resumed under other or unrecorded conditions)")
-            groups: dict[str, list[float]] = {}
-            for run in mine:
-                history = pd.read_csv(Path(run["run_dir"]) / "history.csv")
-                groups.setdefault(timing_conditions(run["manifest"]), []).append(median_epoch_s(history))
-            by_conditions.append(groups)
+            by_conditions.append(epoch_times_by_conditions(
+                [(run["manifest"], pd.read_csv(Path(run["run_dir"]) / "history.csv")) for run in mine]))
         first, second = by_conditions
         shared = [key for key in first if key in second]
         if not shared:

@@ -13,7 +13,7 @@ from fer_lib.claims.paper_tables import P3_TABLE1_REPORT, P3_TABLE1_SUMMARY
 from fer_lib.data import CANONICAL_CLASSES
 from fer_lib.models import count_params, create_model
 from fer_lib.runs.select import at_full_budget, counted_runs, verdict_runs
-from fer_lib.runs.store import load_run, median_epoch_s, precision_name, timing_conditions
+from fer_lib.runs.store import epoch_times_by_conditions, load_run, precision_name, timing_conditions
 from fer_lib.study.setup import SYNTHETIC, data_label, tidy
 
 
@@ -334,10 +334,9 @@ def epoch_time_table(experiments: dict[str, str], split: str = "test") -> pd.Dat
             rows.append({"label": label, "experiment": experiment, "data": "no complete run",
                          "paper accuracy %": paper_values(experiment, split).get("accuracy", np.nan)})
             continue
-        timed_on = timing_conditions(load_run(ours["latest"]).manifest)
-        epoch_s = [median_epoch_s(run.history) for run in map(load_run, ours["runs"])
-                   if timing_conditions(run.manifest) == timed_on]
-        epoch_s = [value for value in epoch_s if not np.isnan(value)]
+        runs = {path: load_run(path) for path in ours["runs"]}
+        timed_on = timing_conditions(runs[ours["latest"]].manifest)
+        epoch_s = epoch_times_by_conditions([(run.manifest, run.history) for run in runs.values()]).get(timed_on, [])
         rows.append({"label": label, "experiment": experiment, "data": ours["data"], "n": ours["n"],
                      "params": ours["params"], "median epoch s": float(np.median(epoch_s)) if epoch_s else np.nan,
                      "timed runs": len(epoch_s), "timed on": timed_on, "accuracy %": round(ours["accuracy"], 2),
