@@ -47,6 +47,20 @@ def test_verdict_boundaries():
     assert verdicts.verdict(55.0, 57.5, 2.0) == "exceeded"
 
 
+def test_exceeded_only_on_the_claims_better_side():
+    # A per-class error above the paper's is worse, below it better.
+    assert verdicts.verdict(95.3, 99.0, 2.0, "class_error") == "not reproduced"
+    assert verdicts.verdict(95.3, 80.0, 2.0, "class_error") == "exceeded"
+    # Sizes and cost ratios have no better side: a gap either way is a mismatch.
+    for kind in ("params", "gflops", "param_ratio", "epoch_time_ratio"):
+        assert verdicts.verdict(1.56, 2.18, 0.234, kind) == "not reproduced"
+        assert verdicts.verdict(1.56, 1.0, 0.234, kind) == "not reproduced"
+        assert verdicts.verdict(1.56, 1.7, 0.234, kind) == "reproduced"
+    # A speed-up or a saving beyond the paper's is the claim and more.
+    assert verdicts.verdict(1.096, 1.3, 0.11, "fps_ratio") == "exceeded"
+    assert verdicts.verdict(0.39, 0.5, 0.02, "gflops_saving") == "exceeded"
+
+
 def test_only_complete_real_runs_count_and_seeds_are_averaged(seeds_present):
     _write_run("a", 0, 0.54)
     _write_run("b", 1, 0.56)
@@ -130,6 +144,9 @@ def test_epoch_time_ratio_reads_only_runs_timed_under_the_same_conditions(tmp_pa
     c3 = _timed_run(tmp_path, "p2_lc2fer_c3", [450.0, 500.0, 520.0])                   # median 500
     value, why = ModelMeasurer(runs=[c2, c3_elsewhere, c3_short, c3])(claim)
     assert value == pytest.approx(2.5) and "Intel Xeon CPU (2 threads), avx512, fp32" in why
+    row = verdicts._judge_measured(claim, ModelMeasurer(runs=[c2, c3]))
+    assert row["verdict"] == "not reproduced"       # a cost ratio 2.5 vs 1.56 is a mismatch, never "exceeded"
+    assert "does not say what it timed on" in row["why"]
 
 
 def test_a_run_resumed_under_other_conditions_pairs_with_no_run(tmp_path):

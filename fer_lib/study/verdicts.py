@@ -6,8 +6,10 @@ the real dataset the claim names. Model-size claims are measured on the model bu
 
 Verdicts:
     reproduced                 |ours - paper| <= tolerance
-    exceeded                   ours - paper > tolerance (the claim holds and more)
-    not reproduced             paper - ours > tolerance, at the paper's budget and weights
+    exceeded                   beyond the tolerance on the claim's better side (higher accuracy or speed-up, lower
+                               error): the claim holds and more
+    not reproduced             beyond the tolerance on the worse side, at the paper's budget and weights; for sizes
+                               and cost ratios (no better side) beyond the tolerance either way
     inconclusive               a real run exists but under other conditions (why): a reduced budget, or from
                                scratch against an ImageNet-pretrained claim, or another device class for speed
     not run                    no qualifying run, with the reason (dataset unavailable, budget)
@@ -39,7 +41,7 @@ from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, rec
 from fer_lib.runs.store import precision_name, stored_config
 from fer_lib.study.cleaned import cleaned_columns
 from fer_lib.study.comparisons import ci95, judge_difference
-from fer_lib.study.judging import (RUN_KINDS, applied_tolerance, claim_metric, images_behind, judge,
+from fer_lib.study.judging import (RUN_KINDS, SPEED_KINDS, applied_tolerance, claim_metric, images_behind, judge,
                                    uncertainty_tolerance, verdict)
 from fer_lib.study.testset_checks import difference_checks
 
@@ -147,10 +149,12 @@ def _judge_measured(claim: dict, measure_model) -> dict:
     if value is None:
         return {"verdict": "not run", "why": note, "n": 0}
     paper = float(claim["value"])
-    judged = verdict(paper, value, applied_tolerance(claim)[0])
+    judged = verdict(paper, value, applied_tolerance(claim)[0], claim["kind"])
     measured_on = getattr(measure_model, "device_type", None)
     if claim.get("device") and measured_on and measured_on != claim["device"]:
         judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
+    elif claim["kind"] in SPEED_KINDS and not claim.get("device"):
+        note = f"{note}; the paper does not say what it timed on, so this holds for the device named here only"
     elif claim.get("construction") and judged == "reproduced":
         judged, note = "consistent by construction", f"{note}; {claim['construction']}"
     where = measure_model.measured_on(claim) if hasattr(measure_model, "measured_on") else measured_on
