@@ -38,16 +38,23 @@ def images_behind(split_metrics: dict, claim: dict) -> int | None:
     return split_metrics.get("n")
 
 
+HIGHER_IS_BETTER = ("accuracy", "f1_weighted", "f1_macro", "recall", "fps_ratio")
+"""Kinds where a larger number is the better result: beyond the tolerance above the paper's is "exceeded"."""
 LOWER_IS_BETTER = ("class_error",)
 """Kinds where a smaller number is the better result: beyond the tolerance below the paper's is "exceeded"."""
-NO_BETTER_SIDE = ("params", "gflops", "param_ratio", "epoch_time_ratio")
-"""Kinds that state a size or a cost, where neither side is better: beyond the tolerance either way is a mismatch."""
+NO_BETTER_SIDE = ("params", "gflops", "gflops_saving", "param_ratio", "epoch_time_ratio")
+"""Kinds that state a size or a cost of the models we build, where neither side is better: beyond the tolerance
+either way is a mismatch (a larger GMACs saving or parameter cut than P4's means our block differs from P4's)."""
 
 
-def verdict(paper: float, ours: float, tolerance: float, kind: str = "accuracy") -> str:
-    """reproduced / exceeded / not reproduced for a measured value. "exceeded" only on the claim's better side
-    (higher accuracy or speed-up, lower error); for sizes and cost ratios any gap beyond the tolerance is
-    "not reproduced" (C3 taking 2.2x C2's epoch time is no better than the paper's 1.56x, only different)."""
+def verdict(paper: float, ours: float, tolerance: float, kind: str) -> str:
+    """reproduced / exceeded / not reproduced for a measured value of a claim of `kind`. "exceeded" only on the
+    claim's better side (higher accuracy or speed-up, lower error); for sizes and cost ratios any gap beyond the
+    tolerance is "not reproduced" (C3 taking 2.2x C2's epoch time is no better than the paper's 1.56x, only
+    different)."""
+    if kind not in HIGHER_IS_BETTER + LOWER_IS_BETTER + NO_BETTER_SIDE:
+        raise ValueError(f"claim kind {kind!r} has no better side declared: add it to one of HIGHER_IS_BETTER, "
+                         f"LOWER_IS_BETTER or NO_BETTER_SIDE in fer_lib/study/judging.py")
     gap = ours - paper
     if abs(gap) <= tolerance:
         return "reproduced"

@@ -11,7 +11,7 @@ from fer_lib.bench.complexity import count_flops, measure_inference, param_count
 from fer_lib.devices import device_label, resolve_device
 from fer_lib.models import create_model, model_spec
 from fer_lib.runs.select import at_full_budget, real_runs
-from fer_lib.runs.store import epoch_times_by_conditions, resumed_elsewhere
+from fer_lib.runs.store import epoch_times_by_conditions, resumed_elsewhere, timing_conditions
 
 
 class ModelMeasurer:
@@ -26,6 +26,7 @@ class ModelMeasurer:
         self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
         self.runs = runs
         self.timed_on: dict[str, str] = {}  # claim id -> the timing conditions an epoch-time ratio was read under
+        self.timed_device_type: dict[str, str] = {}  # claim id -> 'cpu' / 'cuda' of the runs behind that ratio
         self._cache: dict = {}
 
     @property
@@ -38,6 +39,11 @@ class ModelMeasurer:
         """Where a measured claim's number comes from: the runs' timing conditions for an epoch-time ratio (it reads
         recorded runs), else this measurer's device type."""
         return self.timed_on.get(claim["id"], self.device_type)
+
+    def device_type_of(self, claim: dict) -> str:
+        """The device class a measured claim's number comes from: the timed runs' for an epoch-time ratio, else
+        this measurer's (what a claim's `device` is compared with)."""
+        return self.timed_device_type.get(claim["id"], self.device_type)
 
     def _model(self, name: str, options: dict):
         key = (name, tuple(sorted((options or {}).items())))
@@ -86,6 +92,7 @@ class ModelMeasurer:
         precisions would measure the machines."""
         runs = real_runs() if self.runs is None else self.runs
         by_conditions: list[dict[str, list[float]]] = []
+        device_types: dict[str, str] = {}  # timing conditions -> device class (one label names one device)
         for experiment in claim["experiments"]:
             full = [r for r in runs if r["manifest"]["experiment"] == experiment and at_full_budget(r["manifest"])]
             mine = [r for r in full if not resumed_elsewhere(r["manifest"])]
@@ -94,6 +101,7 @@ class ModelMeasurer:
             if not mine:
                 return None, (f"no complete real-data run of {experiment} at its full budget timed under one condition "
                               f"yet ({len(full)} resumed under other or unrecorded conditions)")
+            device_types.update({timing_conditions(r["manifest"]): r["manifest"].get("device_type", "cpu") for r in mine})
             by_conditions.append(epoch_times_by_conditions(
                 [(run["manifest"], pd.read_csv(Path(run["run_dir"]) / "history.csv")) for run in mine]))
         first, second = by_conditions
@@ -103,5 +111,6 @@ class ModelMeasurer:
             return None, f"no runs of both timed under the same conditions ({seen})"
         key = max(shared, key=lambda k: len(first[k]) + len(second[k]))
         self.timed_on[claim["id"]] = key
+        self.timed_device_type[claim["id"]] = device_types[key]
         ratio = float(np.median(first[key])) / float(np.median(second[key]))
         return ratio, f"median epoch time on {key} ({len(first[key])} and {len(second[key])} run(s))"

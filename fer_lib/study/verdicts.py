@@ -150,13 +150,14 @@ def _judge_measured(claim: dict, measure_model) -> dict:
         return {"verdict": "not run", "why": note, "n": 0}
     paper = float(claim["value"])
     judged = verdict(paper, value, applied_tolerance(claim)[0], claim["kind"])
-    measured_on = getattr(measure_model, "device_type", None)
+    measured_on = (measure_model.device_type_of(claim) if hasattr(measure_model, "device_type_of")
+                   else getattr(measure_model, "device_type", None))
     if claim.get("device") and measured_on and measured_on != claim["device"]:
         judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
-    elif claim["kind"] in SPEED_KINDS and not claim.get("device"):
-        note = f"{note}; the paper does not say what it timed on, so this holds for the device named here only"
     elif claim.get("construction") and judged == "reproduced":
         judged, note = "consistent by construction", f"{note}; {claim['construction']}"
+    if claim["kind"] in SPEED_KINDS and not claim.get("device"):
+        note = f"{note}; the paper does not say what it timed on, so this holds for the device named here only"
     where = measure_model.measured_on(claim) if hasattr(measure_model, "measured_on") else measured_on
     return {"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note, "device": where or ""}
 
