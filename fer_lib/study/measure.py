@@ -25,8 +25,8 @@ class ModelMeasurer:
                  runs: list[dict] | None = None):
         self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
         self.runs = runs
-        self.timed_on: dict[str, str] = {}  # claim id -> the timing conditions an epoch-time ratio was read under
-        self.timed_device_type: dict[str, str] = {}  # claim id -> 'cpu' / 'cuda' of the runs behind that ratio
+        # claim id -> (timing conditions, 'cpu' / 'cuda') of the runs an epoch-time ratio was read from
+        self._timed: dict[str, tuple[str, str]] = {}
         self._cache: dict = {}
 
     @property
@@ -38,12 +38,12 @@ class ModelMeasurer:
     def measured_on(self, claim: dict) -> str:
         """Where a measured claim's number comes from: the runs' timing conditions for an epoch-time ratio (it reads
         recorded runs), else this measurer's device type."""
-        return self.timed_on.get(claim["id"], self.device_type)
+        return self._timed[claim["id"]][0] if claim["id"] in self._timed else self.device_type
 
     def device_type_of(self, claim: dict) -> str:
         """The device class a measured claim's number comes from: the timed runs' for an epoch-time ratio, else
         this measurer's (what a claim's `device` is compared with)."""
-        return self.timed_device_type.get(claim["id"], self.device_type)
+        return self._timed[claim["id"]][1] if claim["id"] in self._timed else self.device_type
 
     def _model(self, name: str, options: dict):
         key = (name, tuple(sorted((options or {}).items())))
@@ -110,7 +110,6 @@ class ModelMeasurer:
             seen = "; ".join(f"{e}: " + " | ".join(g) for e, g in zip(claim["experiments"], by_conditions))
             return None, f"no runs of both timed under the same conditions ({seen})"
         key = max(shared, key=lambda k: len(first[k]) + len(second[k]))
-        self.timed_on[claim["id"]] = key
-        self.timed_device_type[claim["id"]] = device_types[key]
+        self._timed[claim["id"]] = key, device_types[key]
         ratio = float(np.median(first[key])) / float(np.median(second[key]))
         return ratio, f"median epoch time on {key} ({len(first[key])} and {len(second[key])} run(s))"
