@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_lib.study.comparisons import ci95, discordant, judge_difference, mcnemar_exact
+from fer_lib.study.claim_groups import judge_within, metrics_group_rows, summary_verdict
+from fer_lib.study.comparisons import ci95, discordant, holm, judge_difference, mcnemar_exact
 
 CLAIM = {"id": "D", "paper": "P3", "kind": "difference", "dataset": "fer2013", "split": "test",
          "experiments": ["p3_resnet50_weighted", "p3_resnet50_resampled"], "classes": ["Disgust", "Fear"]}
@@ -86,3 +87,66 @@ def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_p
     table = verdicts.claims_table(ModelMeasurer(measure_speed=False), runs=[]).set_index("id")
     assert table.loc["P1-acc-affectnet > P1-acc-swint-affectnet", "resolvable"] == "no"
     assert table.loc["P2-acc-C5-aug > P2-acc-C5", "claim_class"] == "difference"
+
+
+def test_holm_adjusts_p_values_as_the_hand_example():
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01 = 0.03, 2 x 0.03 = 0.06, max(0.06, 1 x 0.04) = 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])                 # capped at 1
+    adjusted = holm([0.02, float("nan"), 0.01])                            # no test: NaN, not counted in m
+    assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
+
+
+def test_summary_reads_mixed_when_member_verdicts_disagree():
+    assert summary_verdict(["reproduced", "not reproduced", "reproduced"]) == "mixed"
+    assert summary_verdict(["reproduced", "inconclusive"]) == "mixed"
+    assert summary_verdict(["inconclusive", "not run", "inconclusive"]) == "inconclusive"
+    assert summary_verdict(["not run", "not run"]) == "not run"
+    assert summary_verdict(["reproduced"] * 3) == "reproduced"
+
+
+def test_one_seed_a_side_is_inconclusive_whatever_the_sign(tmp_path):
+    claim = {"id": "P", "paper": "P2", "kind": "difference", "dataset": "fer2013", "split": "test",
+             "experiments": ["p2_lc2fer_c2", "p2_lc2fer_c3"]}          # P2's recipes run seed 0 only
+    for better, worse in ((0.70, 0.60), (0.60, 0.70)):
+        a = _run(tmp_path / str(better), "p2_lc2fer_c2", 0, [True, True, True], 0.5, 0.5)
+        b = _run(tmp_path / str(better), "p2_lc2fer_c3", 0, [False, True, False], 0.5, 0.5)
+        a["metrics"]["test"]["accuracy"], b["metrics"]["test"]["accuracy"] = better, worse
+        row = judge_difference(claim, [a, b])
+        assert row["verdict"] == "inconclusive" and row["why"].startswith("one seed a side")
+        assert "McNemar per seed p=0.5" in row["why"]                 # b/c 2/0 on the four images
+
+
+def test_an_insignificant_loss_is_judged_against_its_margin(tmp_path):
+    claim = {**CLAIM, "classes": None}
+    for losses, expected in (((0.5, 0.4, 0.6), "reproduced"), ((5.0, 5.5, 4.5), "not reproduced"),
+                             ((1.0, 3.0, 2.0), "inconclusive")):
+        runs = []
+        for seed, loss in enumerate(losses):
+            a = _run(tmp_path / expected, "p3_resnet50_weighted", seed, [True, True, True], 0.5, 0.5)
+            b = _run(tmp_path / expected, "p3_resnet50_resampled", seed, [True, True, True], 0.5, 0.5)
+            a["metrics"]["test"]["accuracy"], b["metrics"]["test"]["accuracy"] = 0.70, 0.70 - loss / 100
+            runs += [a, b]
+        assert judge_within(claim, runs, margin=2.0)["verdict"] == expected
+
+
+def test_p3_claim_is_judged_per_metric_and_per_class_on_disgust_and_surprise():
+    """On the committed P3 runs: a row per metric and per metric and class, Holm within each family."""
+    from pathlib import Path
+    from fer_lib.claims import load_claims
+    from fer_lib.runs.select import real_runs
+
+    group = next(g for g in load_claims()["claim_groups"] if g["id"] == "P3-weighted-better-rare")
+    assert group["classes"] == ["Disgust", "Surprise"] and group["metrics"] == ["precision", "recall", "f1"]
+    runs = real_runs(root=Path(__file__).resolve().parents[1] / "results" / "runs")
+    rows = {r["id"]: r for r in metrics_group_rows(group, runs)}
+    metric_rows = [f"P3-weighted-better-rare / {m}" for m in group["metrics"]]
+    class_rows = [f"{m} / {c}" for m in metric_rows for c in group["classes"]]
+    assert set(rows) == {"P3-weighted-better-rare", *metric_rows, *class_rows} and len(class_rows) == 6
+    recall, f1 = rows["P3-weighted-better-rare / recall"], rows["P3-weighted-better-rare / f1"]
+    assert "s0 -0.1, s1 -3.7, s2 +0.7" in recall["why"] and recall["verdict"] == "not reproduced"
+    assert f1["ours"] == pytest.approx(5.2, abs=0.1) and f1["verdict"] == "reproduced"
+    assert all(rows[r]["p_holm"] >= rows[r]["p_seeds"] for r in metric_rows + class_rows)
+    assert "paired bootstrap over test images per seed" in f1["why"] and "McNemar" not in f1["why"]
+    summary = rows["P3-weighted-better-rare"]
+    assert summary["verdict"] == "mixed" and "not on recall" in summary["why"]

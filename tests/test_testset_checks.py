@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fer_lib.claims.paper_tables import P3_TABLE1_REPORT
+from fer_lib.study import rate_checks as rc
 from fer_lib.study import testset_checks as tc
 
 
@@ -32,4 +34,42 @@ def test_every_accuracy_claim_is_checked_and_every_comparison_names_real_claims(
 
     accuracy = {c["id"] for c in load_claims()["claims"] if c["kind"] == "accuracy"}
     assert set(counts["id"]) == accuracy
-    assert len(tc.difference_checks()) == len(load_claims()["comparisons"])
+    pairs = tc.asserted_orderings()
+    assert len(tc.difference_checks()) == len(pairs) == len(set(pairs))
+    assert ("P2-acc-C2", "P2-acc-C3") in pairs and ("P2-acc-C8", "P2-acc-C1") in pairs   # P2 §2.2 orderings
+
+
+def test_rounded_and_truncated_readings_of_a_printed_rate():
+    # 1/3 = 33.33 %: prints 33.3 rounded and truncated; 2/3 = 66.67 %: 66.7 rounded, 66.6 truncated
+    assert rc.rate_counts(33.3, 3, 1, "rounded") == [1] == rc.rate_counts(33.3, 3, 1, "truncated")
+    assert rc.rate_counts(66.7, 3, 1, "rounded") == [2] and rc.rate_counts(66.7, 3, 1, "truncated") == []
+    assert rc.rate_counts(66.6, 3, 1, "truncated") == [2] and rc.rate_counts(66.6, 3, 1, "rounded") == []
+    assert rc.rate_counts(95.3, 160, 1, "rounded") == [] and rc.rate_counts(95.0, 160, 1, "rounded") == [152]
+
+
+def test_a_classification_report_with_an_impossible_cell_is_flagged():
+    # support 10: recall 0.50 needs TP 5, precision 0.50 then FP 5, so F1 is 0.50, never 0.90
+    assert rc.report_cells(0.50, 0.50, 0.50, 10, "rounded") == [(5, 5)]
+    table = rc.report_checks({"A": (0.50, 0.50, 0.90, 10), "B": (0.50, 0.50, 0.50, 10)}).set_index("row")
+    assert not table.loc["A", "possible (rounded)"] and not table.loc["A", "possible (truncated)"]
+    assert table.loc["B", "possible (rounded)"] and table.loc["B", "TP (rounded)"] == "5"
+    # P3 Table 1's Disgust row (support 111): only TP 57, FP 32 gives 0.64 / 0.51 / 0.57 rounded
+    assert rc.report_cells(0.64, 0.51, 0.57, 111, "rounded") == [(57, 32)]
+    assert rc.report_cells(0.64, 0.51, 0.57, 111, "truncated") == [(57, 31), (57, 32)]
+
+
+def test_p3_table1_is_checked_cell_by_cell_and_as_a_whole():
+    table = rc.report_checks().set_index("row")
+    assert list(table.index[:7]) == list(P3_TABLE1_REPORT)
+    assert {"all classes", "macro avg", "weighted avg"} <= set(table.index)
+    assert table["possible (rounded)"].all()          # P3 Table 1 is possible when read rounded
+
+
+def test_every_published_per_class_rate_is_checked_against_its_class_count(monkeypatch):
+    monkeypatch.setattr(rc, "class_test_counts", lambda claim, data_dir=None: {
+        "Disgust": 160 if claim["dataset"] == "rafdb" else 111, "Happy": 1185, "Angry": 162, "Surprise": 329})
+    table = rc.class_rate_checks().set_index("id")
+    assert {"P2-err-disgust-C5-aug", "P2-err-happy-C5-aug", "P2-err-anger-C5-aug", "P2-err-surprise-C5-aug",
+            "P3-recall-disgust-weighted"} <= set(table.index)
+    assert not table.loc["P2-err-disgust-C5-aug", "possible (rounded)"]    # no k/160 prints as 95.3 %
+    assert table.loc["P3-recall-disgust-weighted", "k (rounded)"] == "57"   # 51 % of 111: 57 (51.35 %) only

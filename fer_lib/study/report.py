@@ -29,7 +29,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # Verdict badges and the dashboard's condition lines, shared by the report page and the site.
 BADGE_CSS = """.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;white-space:nowrap;color:#fff}
 .v-reproduced,.v-exceeded{background:#2e7d32}.v-not-reproduced{background:#c62828}.v-inconclusive{background:#ef8f00}
-.v-not-run{background:#757575}.v-consistent-by-construction{background:#1565c0}.cond{color:#555;font-size:12px}"""
+.v-not-run{background:#757575}.v-mixed{background:#6a1b9a}.v-consistent-by-construction{background:#1565c0}.cond{color:#555;font-size:12px}"""
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
@@ -96,7 +96,7 @@ def _seed_links(runs: str, seeds: str, runs_href: str) -> str:
 
 def dashboard_rows(table: pd.DataFrame, runs_href: str | None = None) -> list[str]:
     """One <tr> per claim: claim, paper beside ours (mean ± std, n), tolerance and rule, a coloured verdict
-    badge (and the cleaned test set's), why and the conditions; with `runs_href`, each seed links to its
+    badge (and the cleaned test set's Δ, a sensitivity), why and the conditions; with `runs_href`, each seed links to its
     run manifest (the table's `runs` column)."""
     rows = []
     for r in table.itertuples(index=False):
@@ -113,11 +113,9 @@ def dashboard_rows(table: pd.DataFrame, runs_href: str | None = None) -> list[st
                                                                  ("device", r.device)) if _cell(v)])
         badge = f'<span class="badge v-{str(r.verdict).replace(" ", "-")}">{_cell(r.verdict)}</span>'
         paper = "" if r.paper_value != r.paper_value else _number(float(r.paper_value))
-        cleaned = _cell(getattr(r, "verdict_cleaned", None))
-        if cleaned:
-            number = getattr(r, "ours_cleaned", float("nan"))
-            cleaned = (f"<div class='cond'>cleaned test set: {cleaned}"
-                       + (f" ({_number(float(number))})" if number == number else "") + "</div>")
+        delta = getattr(r, "cleaned_delta", float("nan"))   # a sensitivity beside the verdict, not a verdict
+        cleaned = ("" if delta != delta else f"<div class='cond'>cleaned test set: Δ {float(delta):+.2f} points "
+                   f"({_number(float(r.ours_cleaned))}; sensitivity to train/test duplicates)</div>")
         rows.append(f"<tr><td>{_cell(r.id)}<div class='cond'>{_cell(r.paper)} · {_cell(r.table)} · "
                     f"{_cell(r.metric)} · {_cell(r.dataset)}</div></td><td>{paper}</td><td>{ours}</td>"
                     f"<td>{'±' + _number(float(r.tolerance)) if r.tolerance == r.tolerance else ''}"

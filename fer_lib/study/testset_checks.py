@@ -10,7 +10,8 @@ between two models on the same n images:
   mde_80    the smallest difference an unpaired two-proportion z-test detects with 80 % power at
             α = 0.05 (two-sided) at the paper's accuracy: (z_.975 + z_.8) · sqrt(2 p (1 - p) / n).
 A difference is resolvable only if p_best < 0.05; below mde_80 it is within what a rerun can move.
-Test-set sizes and the asserted orderings are data (fer_lib/claims/claims.yaml: test_sets, comparisons).
+Test-set sizes and the asserted orderings are data (fer_lib/claims/claims.yaml: test_sets, comparisons and the
+pairs of claim_groups). Per-class rates and classification reports: fer_lib.study.rate_checks.
 """
 
 from __future__ import annotations
@@ -57,9 +58,19 @@ def mde_unpaired(accuracy_pct: float, n: int, alpha: float = ALPHA, power: float
     return 100 * z * math.sqrt(2 * p * (1 - p) / n)
 
 
+def asserted_orderings() -> list[tuple[str, str]]:
+    """Every (better, worse) pair of claim ids a paper asserts: `comparisons`, then the pairs of `claim_groups`
+    (each pair once)."""
+    data = load_claims()
+    pairs = [tuple(pair) for pair in data["comparisons"]]
+    for group in data.get("claim_groups", []):
+        pairs += [(b, w) for b in group.get("better", []) for w in group.get("worse", [])]
+    return list(dict.fromkeys(pairs))
+
+
 def _claims() -> tuple[dict, dict, list]:
     data = load_claims()
-    return {c["id"]: c for c in data["claims"]}, data["test_sets"], data["comparisons"]
+    return {c["id"]: c for c in data["claims"]}, data["test_sets"], asserted_orderings()
 
 
 def _sizes(test_sets: dict, claim: dict) -> tuple[list[int], str]:

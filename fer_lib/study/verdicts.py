@@ -5,13 +5,19 @@ results/runs (manifest.json + metrics.json); a run counts only when it is comple
 the real dataset the claim names. Model-size claims are measured on the model built by the zoo.
 
 Verdicts:
-    reproduced                 |ours - paper| <= tolerance
+    reproduced                 |ours - paper| <= tolerance (a difference: the claimed direction, p < 0.05)
     exceeded                   beyond the tolerance on the claim's better side (higher accuracy or speed-up, lower
                                error): the claim holds and more
     not reproduced             beyond the tolerance on the worse side, at the paper's budget and weights; for sizes
                                and cost ratios (no better side) beyond the tolerance either way
     inconclusive               a real run exists but under other conditions (why): a reduced budget, or from
-                               scratch against an ImageNet-pretrained claim, or another device class for speed
+                               scratch against an ImageNet-pretrained claim; a speed ratio whose paper names no
+                               device, or another device class than ours (P2's epoch-time ratio: P2 names none,
+                               we timed a CPU), never a "not reproduced"; a difference within noise, or with
+                               fewer paired seeds than a paired t over seeds needs ("one seed a side")
+    mixed                      the summary row of a claim that makes several comparisons at once (claim_groups:
+                               P3's metrics on disgust and surprise, P2's orderings): its member rows' verdicts
+                               disagree; `why` says on which member it holds and on which not
     not run                    no qualifying run, with the reason (dataset unavailable, budget)
     consistent by construction the figure matches because we fitted an unstated choice to it (claim `construction`)
 
@@ -20,9 +26,12 @@ seeds, and a verdict needs every seed the experiment's recipe lists (else inconc
 claims the larger of the fixed tolerance and the 95 % interval of our mean from seed spread and test-set
 sampling (uncertainty_tolerance), stated here before the first full P3 verdict.
 
-Every run-based claim is judged twice: on the official test set, and on its cleaned view (`verdict_cleaned`):
-the same runs' recorded predictions without the test images that have a train (near-)duplicate or a
-conflicting-label twin (fer_lib.data.audit), under the same rule on the images left.
+Every run-based claim gets one verdict, on the official test set the paper used. Beside it, a sensitivity
+figure, not a second verdict: `ours_cleaned` on the cleaned view (the same runs' recorded predictions without
+the test images that have a train (near-)duplicate or a conflicting-label twin, fer_lib.data.audit) and
+`cleaned_delta`, cleaned − official in points: how much our score depends on train/test duplicates.
+Claims that make several comparisons at once are fer_lib.study.claim_groups (a row per metric / class / pair,
+one-sided paired t over seeds with Holm's correction across a claim's metrics, and a summary row).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from fer_lib.data import load_dataset
 from fer_lib.paths import results_dir
 from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, recipe_seeds, run_budget
 from fer_lib.runs.store import precision_name, stored_config
+from fer_lib.study.claim_groups import group_rows
 from fer_lib.study.cleaned import cleaned_columns
 from fer_lib.study.comparisons import ci95, judge_difference
 from fer_lib.study.judging import (RUN_KINDS, SPEED_KINDS, applied_tolerance, claim_metric, images_behind, judge,
@@ -104,7 +114,7 @@ def judge_run_claim(claim: dict, runs: list[dict], data_dir=None) -> dict:
     row = {"ours": mean, "ours_std": std, "ours_ci95": f"[{lo:.2f}, {hi:.2f}]" if len(numbers) > 1 else "",
            "n": len(numbers), "gap": mean - paper, "tolerance": tol, "tolerance_rule": rule, **_conditions(chosen)}
     why_not = _why_not_judged(claim, chosen, per_seed, kfold, at_full=bool(full))
-    cleaned = cleaned_columns(claim, chosen, judged=why_not is None, data_dir=data_dir)
+    cleaned = cleaned_columns(claim, chosen, mean, data_dir=data_dir)
     if why_not:
         return {**row, **cleaned, "verdict": "inconclusive", "why": why_not}
     judged, why = judge(claim, chosen, paper, mean, tol)
@@ -152,12 +162,15 @@ def _judge_measured(claim: dict, measure_model) -> dict:
     judged = verdict(paper, value, applied_tolerance(claim)[0], claim["kind"])
     measured_on = (measure_model.device_type_of(claim) if hasattr(measure_model, "device_type_of")
                    else getattr(measure_model, "device_type", None))
-    if claim.get("device") and measured_on and measured_on != claim["device"]:
-        judged, note = "inconclusive", f"{note}; the paper timed on {claim['device']}: speed is compared on the same device class only"
+    if claim["kind"] in SPEED_KINDS and not claim.get("device"):
+        judged, note = "inconclusive", (f"{note}; the paper names no device, we timed on {measured_on or 'unknown'}: "
+                                        f"a speed ratio is compared on the same device class only, so this is no "
+                                        f"verdict on the paper's figure")
+    elif claim.get("device") and measured_on and measured_on != claim["device"]:
+        judged, note = "inconclusive", (f"{note}; the paper timed on {claim['device']}, we on {measured_on}: speed is "
+                                        f"compared on the same device class only")
     elif claim.get("construction") and judged == "reproduced":
         judged, note = "consistent by construction", f"{note}; {claim['construction']}"
-    if claim["kind"] in SPEED_KINDS and not claim.get("device"):
-        note = f"{note}; the paper does not say what it timed on, so this holds for the device named here only"
     where = measure_model.measured_on(claim) if hasattr(measure_model, "measured_on") else measured_on
     return {"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note, "device": where or ""}
 
@@ -195,11 +208,11 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
         else:
             base.update(_judge_measured(claim, measure_model))
         rows.append(base)
+    rows += group_rows(runs, resolvable)
     columns = ["id", "paper", "claim_class", "table", "dataset", "metric", "paper_value", "ours", "ours_std",
-               "ours_ci95", "n",
-               "gap", "tolerance", "tolerance_rule", "verdict", "why", "ours_cleaned", "test_images_cleaned",
-               "verdict_cleaned", "why_cleaned", "resolvable", "seeds", "weights", "epochs",
-               "precision", "device", "runs"]
+               "ours_ci95", "n", "gap", "tolerance", "tolerance_rule", "verdict", "why", "p_seeds", "p_holm",
+               "ours_cleaned", "cleaned_delta", "test_images_cleaned", "cleaned_note", "resolvable", "seeds",
+               "weights", "epochs", "precision", "device", "runs"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -228,6 +241,7 @@ def recorded_table(table: pd.DataFrame, root: Path | None = None) -> pd.DataFram
             return ""
         return ";".join(os.path.relpath(Path(r).resolve(), root) for r in cell.split(";") if r)
 
-    out = table.round({"ours": 3, "ours_std": 3, "gap": 3, "ours_cleaned": 3})
+    out = table.round({"ours": 3, "ours_std": 3, "gap": 3, "ours_cleaned": 3, "cleaned_delta": 3,
+                       "p_seeds": 4, "p_holm": 4})
     out["runs"] = out["runs"].map(relative)
     return out
