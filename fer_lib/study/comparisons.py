@@ -144,7 +144,7 @@ def judge_difference(claim: dict, runs: list[dict]) -> dict:
     measure = f"mean recall of {'/'.join(classes)}" if classes else "accuracy"
     detail = (f"{better} − {worse}, {measure}: per seed "
               + ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))
-              + f"; paired t over seeds p={p_seeds:.3g}; McNemar per seed p="
+              + (f"; paired t over seeds p={p_seeds:.3g}" if p_seeds == p_seeds else "") + "; McNemar per seed p="
               + ", ".join(f"{p:.3g}" for p in p_images) + " (b/c " + ", ".join(f"{x}/{y}" for x, y in pairs) + ")")
     judged, prefix = difference_verdict(seeds, claim["experiments"], float(diffs.mean()), p_seeds)
     return {**spread_columns(diffs), "verdict": judged, "why": prefix + detail, "seeds": ",".join(map(str, seeds)),
