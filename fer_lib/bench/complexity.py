@@ -1,6 +1,6 @@
 """Model complexity: parameters, FLOPs / MACs and inference speed.
 
-FLOPs come from `torch.utils.flop_counter.FlopCounterMode`, which counts the matrix products and
+FLOPs come from `torch.utils.flop_counter.FlopCounterMode` (`flop_counter`), which counts the matrix products and
 convolutions (including attention's batched products) and counts one multiply-add as 2 FLOPs;
 element-wise work (norms, activations, softmax, pooling) is not counted, as in fvcore/ptflops.
 Many papers (P4 among them) print multiply-accumulates as "GFLOPs", so tables carry both
@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import pandas as pd
 import torch
 import torch.nn as nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from fer_lib.claims.paper_figures import PAPER_FIGURES, RATIO_CLAIMS
 from fer_lib.devices import cpu_threads, device_label, resolve_device, synchronize
@@ -35,6 +35,18 @@ SPEED_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+def _cpu_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of CPU's fused attention kernel, as torch counts its CUDA kernels (QK^T and AV: 2 products)."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def flop_counter() -> FlopCounterMode:
+    """torch's FLOP counter, also counting scaled_dot_product_attention on CPU: torch's registry has only the
+    CUDA kernels, so on CPU a fused attention (timm's Block, SparTa's layers) would count as zero."""
+    cpu_kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    return FlopCounterMode(display=False, custom_mapping={cpu_kernel: _cpu_attention_flops} if cpu_kernel else None)
+
+
 def param_counts(model: nn.Module) -> dict[str, int]:
     """{'params': all parameters, 'trainable_params': those with requires_grad}."""
     return dict(params=count_params(model), trainable_params=count_params(model, trainable_only=True))
@@ -47,7 +59,7 @@ def count_flops(model: nn.Module, input_size: int, device: str | torch.device = 
     was_training = model.training
     model.eval()
     x = torch.randn(1, 3, input_size, input_size, device=device)
-    counter = FlopCounterMode(display=False)
+    counter = flop_counter()
     with counter:
         model(x)
     model.train(was_training)
@@ -59,7 +71,7 @@ def flops_by_module(model: nn.Module, input_size: int, depth: int = 2) -> pd.Dat
     """GMACs of each submodule down to `depth` levels (one (3,S,S) image), largest first."""
     was_training = model.training
     model.eval()
-    counter = FlopCounterMode(display=False)
+    counter = flop_counter()
     with counter:
         model(torch.randn(1, 3, input_size, input_size))
     model.train(was_training)
@@ -133,6 +145,15 @@ def measure_inference(
     """
     with cpu_threads(threads):
         return _time_passes({0: (model, input_size)}, resolve_device(device), batch_sizes, warmup, repeats)[0]
+
+
+def time_models(models: dict[Any, tuple[nn.Module, int]], device: str | torch.device = "auto",
+                batch_sizes: Iterable[int] = (1, 64), warmup: int = 1, repeats: int = 3,
+                threads: int | None = None) -> dict[Any, dict[str, Any]]:
+    """{key: measure_inference-style timings} of several (model, input size), timed in interleaved rounds (so load
+    from other processes falls on all alike): what a speed ratio between two models is read from."""
+    with cpu_threads(threads):
+        return _time_passes(models, resolve_device(device), batch_sizes, warmup, repeats)
 
 
 def _entry(item: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pandas.io.formats.style import Styler
 
 from fer_lib.bench.complexity import (SPEED_PROFILES, compare_with_papers, complexity_table, flops_by_module,
                                       ratio_table)
+from fer_lib.bench.spst_readings import kept_reading_line, search_finding, search_readings, table2_check
 from fer_lib.claims.paper_figures import PAPER_FIGURES, table_entries
 from fer_lib.devices import cpu_threads, device_label, resolve_device
 from fer_lib.models import create_model
@@ -82,6 +83,27 @@ def spst_breakdown(joined: pd.DataFrame, threads: int | None, section: str) -> p
           f"P4 prints {p4[SWIN_T].gflops}")
     save_table(parts, section, "spst_flops_breakdown")
     return parts
+
+
+def spst_table2(section: str, threads: int | None = 1) -> pd.DataFrame:
+    """Our SPST at each stage (the models built and counted) beside P4 Table 2's parameters and GFLOPs, with the
+    differences (saved as "spst_table2"); prints how many of the eight figures the kept reading matches."""
+    with cpu_threads(threads):
+        check = table2_check(build=True)
+    print(kept_reading_line(check))
+    save_table(check, section, "spst_table2")
+    return check
+
+
+def spst_search(section: str, top: int = 10) -> pd.DataFrame:
+    """The search for a reading of SPST that matches all of P4 Table 2 (the full family, under a minute on one
+    core): the `top` readings (saved as "spst_reading_search"), the finding printed and saved as its note."""
+    summary, best = search_readings(top=top)
+    finding = search_finding(summary)
+    print(finding)
+    save_table(best, section, "spst_reading_search")
+    save_table(pd.DataFrame([{**summary, "finding": finding}]), section, "spst_reading_search_summary")
+    return best
 
 
 def _size_panel(ax: plt.Axes, joined: pd.DataFrame) -> None:

@@ -32,8 +32,12 @@ tokens, or no transformer layer) reach 23,185,251 there; its
 scripts use 2 SparTa layers, as here; its MLP has a GELU after the second layer, which timm's Block
 has not; and timm's LayerNorm eps is 1e-6 where the official code uses PyTorch's default 1e-5.
 
-SPST at stage k < 4 (P4 Table 2; only stage 4 has an exact count): the SparTa block replaces the
-Swin blocks of stage k only; later stages stay. To hand a map on to the stage's patch merging, the
+SPST at stage k < 4 (P4 Table 2): the SparTa block replaces the Swin blocks of stage k only; later stages stay.
+P4 Table 2 prints the parameters and GFLOPs at every stage: this reading matches none of the seven figures it
+was not sized on, and no reading of a searched family matches all eight (fer_lib.bench.spst_readings, notebook 10,
+the P4-spst-table2 finding). Table 5's counts with EMA after stages 3 and 4 (23,191,107 and 23,187,875) are
+matched, and their EMA increments are independent of the sizing: EMA on 768 channels after stage 3 (the last
+patch merging kept) and on 512 after stage 4 (the SPST width). To hand a map on to the stage's patch merging, the
 normed latent tokens are mapped back (Linear 49 -> H*W over the token axis, Linear 512 -> C over
 channels) with no residual around it, so the whole stage passes through the 49-token bottleneck,
 as replacing its blocks implies. The Linear over positions fixes the input at 224 px.

@@ -6,6 +6,7 @@ The notebook-facing names are re-exported here so a notebook needs one import (`
 
 from __future__ import annotations
 
+from fer_lib.bench.complexity_views import spst_table2
 from fer_lib.engine.rebuild import load_trained_model, run_dataset, split_predictions, usable_run
 from fer_lib.plots import plot_bubbles
 from fer_lib.runs.select import complete_runs, latest_runs, speaking_runs, verdict_runs
@@ -31,5 +32,5 @@ __all__ = ["SYNTHETIC", "best_run_figures", "best_run_per_class", "bubble_sectio
            "p3_table1_beside", "p4_layout", "paper_class_values", "paper_values", "per_class_recall",
            "per_class_table", "plan_section", "plot_bubbles", "precision_check", "precision_runs", "pretrained_weights_status", "profile_experiments",
            "recipe_signature", "recipe_table", "run_dataset", "runs_note", "runs_overview", "save_run_figures", "speaking_runs",
-           "saved", "setup_notebook", "precision_section", "table1_section", "smoke_overrides", "split_predictions", "summary_table", "tidy",
+           "saved", "setup_notebook", "precision_section", "table1_section", "smoke_overrides", "split_predictions", "spst_table2", "summary_table", "tidy",
            "train_experiments", "train_or_skip", "train_section", "usable_run", "variant_params", "verdict_runs", "with_params", "write_note"]

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from fer_lib.bench.complexity import count_flops
+from fer_lib.bench.spst_readings import kept_reading_line, search_finding, search_readings, table2_check
 from fer_lib.claims import load_claims
 from fer_lib.claims.paper_tables import P3_TABLE1_TEST_SUPPORT
 from fer_lib.data.explore import p1_table4_comparison, try_load
@@ -42,6 +43,20 @@ def p4_spst_placement(item: dict, data_dir=None) -> str:
     paper = next(float(c["value"]) for c in load_claims()["claims"] if c["id"] == "P4-params-spst")
     return (f"SparTa on the 7x7x768 map: {ours:,}; on the 14x14x384 stage-3 output (SparseSwin): {official:,}; "
             f"P4: {paper:,.0f}")
+
+
+def p4_spst_table2(item: dict, data_dir=None) -> str:
+    """Our reading of SPST at every stage beside P4 Table 2 (closed form, the models' own counts: see the tests), how
+    many of the eight figures it matches, and the search for a reading that matches all of them."""
+    check = table2_check(build=False)
+    rows = "; ".join(f"stage {r['SPST at stage']}: {r['params (ours)']:,} vs {r['params (P4)']:,} parameters "
+                     f"({r['params diff %']:+.2f} %), {r['GFLOPs (ours, GMACs)']:.2f} vs {r['GFLOPs (P4)']:.2f} GFLOPs"
+                     for _, r in check.iterrows())
+    summary, best = search_readings()
+    top = best.iloc[0]
+    return (f"{rows}; {kept_reading_line(check)}. {search_finding(summary)} Best: {top.tokens} tokens, width "
+            f"{top.width}, depth {top.depth}, MLP ratio {top.mlp_ratio}, {top.kernel}x{top.kernel} conv, {top.source} "
+            f"(its stage-4 count {top['params s4']:,}).")
 
 
 def p1_table4_sums(item: dict, data_dir=None) -> str:

@@ -7,11 +7,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_lib.bench.complexity import count_flops, measure_inference, param_counts
-from fer_lib.devices import device_label, resolve_device
+from fer_lib.bench.complexity import count_flops, param_counts, time_models
+from fer_lib.claims import load_claims
+from fer_lib.devices import resolve_device
 from fer_lib.models import create_model, model_spec
 from fer_lib.runs.select import at_full_budget, real_runs
 from fer_lib.runs.store import epoch_times_by_conditions, resumed_elsewhere, timing_conditions
+from fer_lib.study.judging import applied_tolerance, verdict
+
+# An FPS-ratio claim is timed in inference at batch 1 (FPS) and 64 (throughput): {batch: (warm-up, timed passes)}.
+# Batch 64 of Swin-T at 224 px takes seconds a pass on one CPU core: two passes, about a minute for both models.
+FPS_TIMING = {1: (2, 5), 64: (0, 2)}
 
 
 class ModelMeasurer:
@@ -21,9 +27,8 @@ class ModelMeasurer:
     multiply-add is one operation, whereas torch.utils.flop_counter counts it as two.
     """
 
-    def __init__(self, device: str = "cpu", measure_speed: bool = True, speed_repeats: int = 5,
-                 runs: list[dict] | None = None):
-        self.device, self.measure_speed, self.speed_repeats = device, measure_speed, speed_repeats
+    def __init__(self, device: str = "cpu", measure_speed: bool = True, runs: list[dict] | None = None):
+        self.device, self.measure_speed = device, measure_speed
         self.runs = runs
         # claim id -> (timing conditions, 'cpu' / 'cuda') of the runs an epoch-time ratio was read from
         self._timed: dict[str, tuple[str, str]] = {}
@@ -54,20 +59,52 @@ class ModelMeasurer:
     def _params(self, name: str, options: dict) -> int:
         return param_counts(self._model(name, options)[0])["params"]
 
-    def _fps(self, name: str, options: dict) -> float:
-        model, size = self._model(name, options)
-        return measure_inference(model, size, self.device, batch_sizes=(1,), warmup=2, repeats=self.speed_repeats)["fps_b1"]
+    def _fps_ratio(self, claim: dict) -> tuple[float, str]:
+        """Batch-1 FPS ratio of the claim's two models (batch 64's img/s ratio in the note), timed in interleaved
+        rounds (FPS_TIMING passes each), one CPU thread (a shared small CPU stalls on two), on this device."""
+        models = {i: self._model(claim["model"], opts) for i, opts in enumerate(claim["models"])}
+        threads = 1 if self.device_type == "cpu" else None
+        ratios, label = {}, ""
+        for batch, (warmup, repeats) in FPS_TIMING.items():
+            timed = time_models(models, self.device, (batch,), warmup=warmup, repeats=repeats, threads=threads)
+            ratios[batch] = timed[0][f"img_per_s_b{batch}"] / timed[1][f"img_per_s_b{batch}"]
+            label = timed[0]["device"]
+        for model, _ in models.values():
+            model.to("cpu")                                                  # the size counts run on the CPU
+        passes = ", ".join(f"batch {b}: median of {r}" for b, (_, r) in FPS_TIMING.items())
+        theirs = f"; P4 timed on {claim['timed_on']}" if claim.get("timed_on") else ""
+        return ratios[1], (f"inference FPS ratio at batch 1 (batch 64 img/s ratio: {ratios[64]:.3f}; {passes} passes) "
+                           f"on {label}, device class {self.device_type}{theirs}")
+
+    def _same_construction(self, claim: dict) -> str:
+        """The claims measured on the same construction (claim `same_construction`), each with ours, P4's and its
+        own verdict at its own tolerance, so that one construction's verdicts are read together."""
+        by_id = {c["id"]: c for c in load_claims()["claims"]}
+        parts = []
+        for other in (by_id[i] for i in claim.get("same_construction", [])):
+            value, _ = self._measure(other)
+            tol, rule = applied_tolerance(other)
+            judged = verdict(float(other["value"]), value, tol, other["kind"])
+            parts.append(f"{other['id']}: ours {value:.3f} vs P4's {other['value']:g}, {judged} at its own "
+                         f"tolerance ({rule})")
+        return "; one construction with " + "; ".join(parts) if parts else ""
 
     def __call__(self, claim: dict) -> tuple[float | None, str]:
+        value, note = self._measure(claim)
+        if value is not None and claim.get("same_construction"):
+            note += self._same_construction(claim)
+        if claim.get("see"):
+            note += f"; see {claim['see']}"
+        return value, note
+
+    def _measure(self, claim: dict) -> tuple[float | None, str]:
         kind, name = claim["kind"], claim.get("model")
         if kind == "params":
             return float(self._params(name, claim.get("options", {}))), "parameters of the model built by fer_lib.models"
         if kind == "gflops":
-
             model, size = self._model(name, claim.get("options", {}))
             return count_flops(model, size) / 2e9, f"GMACs at {size} px (multiply-add = 1)"
         if kind == "gflops_saving":
-
             (with_it, size), (without, _) = (self._model(name, opts) for opts in claim["models"])
             return (count_flops(without, size) - count_flops(with_it, size)) / 2e9, \
                 f"GMACs saved at {size} px (multiply-add = 1)"
@@ -77,10 +114,7 @@ class ModelMeasurer:
         if kind == "fps_ratio":
             if not self.measure_speed:
                 return None, "speed not measured in this run of the notebook"
-            first, second = claim["models"]
-
-            label = device_label(resolve_device(self.device))
-            return self._fps(name, first) / self._fps(name, second), f"batch-1 FPS ratio on {label}"
+            return self._fps_ratio(claim)
         if kind == "epoch_time_ratio":
             return self._epoch_time_ratio(claim)
         raise ValueError(f"claim {claim['id']}: unknown kind {kind!r}")
