@@ -11,7 +11,7 @@ DATA_DIR    ?=
 NOTEBOOKS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-gpu-stack test-slurm window-pack gpu-window reproduce record report lab bench clean
+.PHONY: setup test test-avx2 test-gpu-stack test-slurm window-pack gpu-window reproduce record report lab bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,13 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The engine on a plain AVX2 CPU: torch's kernels and oneDNN held to AVX2 (no AVX-512, no bf16 or AMX units, so
+# `auto` is fp32 and no depthwise conv is kept out of autocast) and no preloaded allocator (glibc's, as set by
+# fer_lib.allocator). CI runs it on whatever CPU it gets.
+AVX2_TESTS := tests/test_engine_train.py tests/test_engine_evaluate.py tests/test_engine_speed.py tests/test_precision.py
+test-avx2: setup
+	env -u LD_PRELOAD ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -q -p no:cacheprovider $(AVX2_TESTS)
 
 # Second test leg: the library versions of the project's GPU machine (its own torch 2.11 / torchvision 0.26,
 # timm, numpy, pandas, scikit-learn, matplotlib, seaborn, scikit-image, opencv, tqdm, pyyaml; no papermill,

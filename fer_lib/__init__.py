@@ -19,4 +19,8 @@ import os as _os
 # own setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from fer_lib import allocator as _allocator  # noqa: E402  (after the OpenMP setting, before torch allocates)
+
+_allocator.configure()
+
 __version__ = "0.1.0"

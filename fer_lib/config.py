@@ -59,8 +59,9 @@ SCHEMA: dict[str, Any] = {
         "select": "val_acc",
         # auto: bf16 autocast on CUDA and on CPUs with native bf16 units (AMX / AVX512-BF16), else fp32
         "precision": "auto",      # auto | fp32 | bf16 | fp16 (fer_lib.devices.autocast_dtype)
-        "channels_last": "auto",  # auto (on CUDA) | true | false
-        "compile": False,
+        "channels_last": "auto",  # auto (on CUDA and CPU) | true | false (fer_lib.engine.runtime.make_runtime)
+        "dwconv_fp32": "auto",    # auto (bf16 on an AMX CPU) | true | false: depthwise convs outside autocast
+        "compile": False,         # torch.compile the model (any device; measured slower on CPU here)
         "grad_clip": None,
         "eval_batch_size": 256,
     },
@@ -228,7 +229,7 @@ def validate(cfg: dict, where: str = "config") -> None:
 
 
 # Keys whose default's type is not the only one they take (every key whose default is None is free too).
-_ANY_TYPE = frozenset({"model.pretrained", "train.channels_last"})  # bool or a path / "auto"
+_ANY_TYPE = frozenset({"model.pretrained", "train.channels_last", "train.dwconv_fp32"})  # bool or a path / "auto"
 
 
 def _type_name(value: Any) -> str:
@@ -315,12 +316,14 @@ def _check_keys(data: dict, schema: dict, where: str, prefix: str = "") -> None:
 _LEGACY_PRECISION = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
-def upgrade_stored_config(cfg: dict, recorded_precision: str | None = None) -> dict:
+def upgrade_stored_config(cfg: dict, recorded_precision: str | None = None, recorded_layout: dict | None = None) -> dict:
     """A run's stored config in today's schema (records of schema 1 had train.amp, not train.precision).
 
     A run keeps the precision it actually trained with (its manifest's `precision`), so that re-evaluating
     or resuming it computes exactly as it did: `auto` is resolved where the run started, and resolving it
-    again on another machine (a CPU without bf16 units, a GPU) would change the arithmetic.
+    again on another machine (a CPU without bf16 units, a GPU) would change the arithmetic. The same holds
+    for the engine's layout choices (`recorded_layout`: the manifest's channels_last, dwconv_fp32, compiled;
+    a run recorded before dwconv_fp32 existed ran without it).
     """
     out = copy.deepcopy(cfg)
     train = out.setdefault("train", {})
@@ -331,4 +334,11 @@ def upgrade_stored_config(cfg: dict, recorded_precision: str | None = None) -> d
         train.setdefault("precision", recorded or legacy or "fp32")
     if train.get("precision") == "auto" and recorded:
         train["precision"] = recorded
+    if recorded_layout is not None:
+        if train.get("channels_last", "auto") == "auto" and recorded_layout.get("channels_last") is not None:
+            train["channels_last"] = bool(recorded_layout["channels_last"])
+        if train.get("dwconv_fp32", "auto") == "auto":
+            train["dwconv_fp32"] = bool(recorded_layout.get("dwconv_fp32", False))
+        if recorded_layout.get("compiled") is not None:
+            train["compile"] = bool(recorded_layout["compiled"])
     return deep_merge(_defaults(), out, replace=frozenset())

@@ -49,6 +49,24 @@ def cpu_bf16_hardware(cpuinfo: str | None = None) -> bool:
     return any(flag in flags for flag in _CPU_BF16_FLAGS)
 
 
+def cpu_has_amx(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU has AMX-BF16 tile units (/proc/cpuinfo flag amx_bf16)."""
+    return _cpu_flag("amx_bf16", cpuinfo)
+
+
+def _cpu_flag(flag: str, cpuinfo: str | None) -> bool:
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return flag in line.split(":", 1)[1].split()
+    return False
+
+
 def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
     """Whether `auto` precision may use bf16 on this CPU: it has native bf16 units (cpu_bf16_hardware).
 

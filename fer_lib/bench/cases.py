@@ -113,6 +113,17 @@ def with_precisions(cases: Sequence[BenchCase], device: torch.device,
     return out
 
 
+# The engine's CPU options (fer_lib.engine.runtime): as runs use them, or all off (the benchmark's baseline).
+ENGINE_OPTIONS = {"tuned": {}, "baseline": {"channels_last": False, "dwconv_fp32": False, "compile": False}}
+
+
+def with_engine(cases: Sequence[BenchCase], engine: str) -> list[BenchCase]:
+    """The cases with the engine options of `engine` ("tuned": the configs' own; "baseline": all off)."""
+    if engine not in ENGINE_OPTIONS:
+        raise ValueError(f"bench: unknown engine {engine!r} (known: {', '.join(ENGINE_OPTIONS)})")
+    return [replace(case, cfg=deep_merge(case.cfg, {"train": dict(ENGINE_OPTIONS[engine])})) for case in cases]
+
+
 @dataclass
 class Settings:
     """How hard one case is timed.
@@ -149,17 +160,16 @@ class Settings:
 
 def default_settings(case: BenchCase, device: torch.device, quick: bool = False) -> Settings:
     """CUDA: the config's batch size, 10 warm-up steps, 30 timed steps in 3 rounds (quick: 3, 10 in 2),
-    inference batches 1 and 64. CPU (always quick, for a small shared machine): batch 32 (<= 64 px),
-    16 (<= 128 px) or 4 (224 px), 1 warm-up step, 4 timed steps in 2 rounds (2 at 224 px), inference
-    batches 1 and 32 (4 at 224 px)."""
+    inference batches 1 and 64. CPU (always quick, for a small shared machine): the config's batch size too
+    (what runs use: allocator and layout gains depend on it), 1 warm-up step, 4 timed steps in 2 rounds (2 at
+    224 px), inference batches 1 and 32 (4 at 224 px)."""
     if device.type == "cuda":
         return Settings(batch=int(case.cfg["train"]["batch_size"]), warmup=3 if quick else 10,
                         steps=10 if quick else 30, rounds=2 if quick else 3, block_warmup=2,
                         inference_batches=(1, 64), inference_warmup=3 if quick else 10,
                         inference_repeats=10 if quick else 30)
     size = case.input_size
-    batch = 32 if size <= 64 else 16 if size <= 128 else 4
-    return Settings(batch=batch, warmup=1, steps=4 if size <= 128 else 2, rounds=2, block_warmup=0,
+    return Settings(batch=int(case.cfg["train"]["batch_size"]), warmup=1, steps=4 if size <= 128 else 2, rounds=2, block_warmup=0,
                     inference_batches=(1, 32 if size <= 128 else 4), inference_warmup=1,
                     inference_repeats=3 if size <= 128 else 2)
 

@@ -16,6 +16,7 @@ model, loss, optimizer and runtime built by the engine from the case's config.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ from fer_lib.augment import Augment
 from fer_lib.bench.cases import NUM_CLASSES, PIPELINES, BenchCase
 from fer_lib.engine.batches import make_split
 from fer_lib.engine.loop import build_criterion, build_optimizer, train_step
-from fer_lib.engine.runtime import make_runtime, prepare_batch
+from fer_lib.engine.runtime import make_runtime, prepare_batch, prepare_model
 from fer_lib.models import create_model
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -176,9 +177,8 @@ def make_feeder(pipeline: str, case: BenchCase, rt, images: np.ndarray, labels: 
 def setup_case(case: BenchCase, device: torch.device):
     """(model, criterion, optimizer, runtime) built by the engine's functions from the case's config."""
     rt = make_runtime(case.cfg, device)
-    model = create_model(case.model, num_classes=NUM_CLASSES, pretrained=False, **case.model_options).to(device)
-    if rt.channels_last:
-        model.to(memory_format=torch.channels_last)
+    model = create_model(case.model, num_classes=NUM_CLASSES, pretrained=False, **case.model_options)
+    model, _ = prepare_model(model, replace(rt, compile=False))
     model.train()
     criterion = build_criterion(case.cfg, np.arange(NUM_CLASSES).repeat(4), NUM_CLASSES, device)
     optimizer = build_optimizer(case.cfg, model)

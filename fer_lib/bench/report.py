@@ -37,6 +37,7 @@ class BenchResult:
     ratios: pd.DataFrame
     manifest: dict
     profile_note: str | None = None
+    gains: pd.DataFrame | None = None  # engine options vs their baseline (fer_lib.bench.engine_gain)
 
 
 def targets_for(device_type: str, input_size: int) -> list[tuple[str, str, float]]:
@@ -54,6 +55,8 @@ def ratio_table(rows: pd.DataFrame) -> pd.DataFrame:
     ours/usual, the targets that apply and whether all are met (None when a needed pipeline is missing)."""
     train = rows[rows["mode"] == "train"]
     keys = ["paper", "model", "input_size", "batch", "precision", "device_type"]
+    if "engine" in train:
+        keys = ["engine", *keys]
     out = []
     for key, group in train.groupby(keys, sort=False, dropna=False):
         speed = group.groupby("pipeline")["img_per_s"].median()
@@ -86,9 +89,9 @@ def markdown_report(result: BenchResult) -> str:
     """The benchmark as Markdown: settings, throughput table, ratio table."""
     m = result.manifest
     rows = result.rows
-    cols = ["paper", "model", "input_size", "mode", "pipeline", "batch", "precision", "img_per_s", "step_ms_median",
-            "peak_mem_mb", "mem_kind"]
-    ratio_cols = ["paper", "model", "input_size", "batch", "precision", "upper_bound_img_s", "ours_img_s",
+    cols = ["engine", "paper", "model", "input_size", "mode", "pipeline", "batch", "precision", "img_per_s",
+            "step_ms_median", "peak_mem_mb", "mem_kind"]
+    ratio_cols = ["engine", "paper", "model", "input_size", "batch", "precision", "upper_bound_img_s", "ours_img_s",
                   "usual_img_s", "ours_over_upper", "ours_over_usual", "target", "target_met"]
     return "\n".join([
         f"# Training-pipeline benchmark: {m['device']}\n",
@@ -101,10 +104,23 @@ def markdown_report(result: BenchResult) -> str:
         + (f" · precision `auto` is {m['auto_precision']} here" if m.get("auto_precision") else "")
         + "\n",
         f"{m['data']} {m['timing']}.\n",
+        *_gain_section(result),
         "## Throughput\n", _fmt(rows[[c for c in cols if c in rows]]), "",
         "## Ratios and targets\n", _fmt(result.ratios[[c for c in ratio_cols if c in result.ratios]]), "",
         f"Memory: {m['memory']}.\n",
     ])
+
+
+def _gain_section(result: BenchResult) -> list[str]:
+    """The engine options against their options-off baseline, when both were timed."""
+    if result.gains is None or not len(result.gains):
+        return []
+    engines = result.manifest.get("engines", {})
+    said = "; ".join(f"{e}: allocator {v.get('allocator')}, options {v.get('engine_options') or 'as runs use them'}"
+                     for e, v in engines.items())
+    return ["## Engine options vs the options-off baseline\n",
+            f"Each timed in its own process, same models, batches and threads ({said}).\n",
+            _fmt(result.gains), ""]
 
 
 def _json_default(obj: Any) -> Any:
@@ -125,6 +141,9 @@ def write_results(result: BenchResult, out_dir: str | Path | None = None) -> dic
     atomic_write_text(paths["csv"], result.rows.to_csv(index=False))
     atomic_write_text(paths["ratios"], result.ratios.to_csv(index=False))
     atomic_write_text(paths["md"], markdown_report(result))
+    if result.gains is not None:
+        paths["gains"] = out / f"{slug}_engine_gain.csv"
+        atomic_write_text(paths["gains"], result.gains.to_csv(index=False))
     manifest = dict(result.manifest, files={k: p.name for k, p in paths.items() if k != "manifest"})
     stale = out / f"{slug}_profile.md"
     if result.profile_note:

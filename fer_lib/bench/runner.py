@@ -11,7 +11,9 @@ from dataclasses import asdict
 import pandas as pd
 import torch
 
-from fer_lib.bench.cases import PIPELINES, BenchCase, Settings, case_settings, resolve_cases, with_precisions
+from fer_lib.allocator import allocator
+from fer_lib.bench.cases import (ENGINE_OPTIONS, PIPELINES, BenchCase, Settings, case_settings, resolve_cases,
+                                 with_engine, with_precisions)
 from fer_lib.bench.pipelines import default_workers
 from fer_lib.bench.profiling import profile_case, profile_note
 from fer_lib.bench.report import (CPU_MIN_OURS_OVER_USUAL, DATA_NOTE, GPU_MIN_OURS_OVER_UPPER,
@@ -38,7 +40,8 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
                   batch: int | None = None, rounds: int | None = None, quick: bool = False, threads: int | None = None,
                   num_workers: int | None = None, pipelines: Sequence[str] = PIPELINES, inference: bool = True,
                   inference_batches: Sequence[int] | None = None, profile_missed: bool = True, seed: int = 0,
-                  precisions: Sequence[str] | None = None, log: Callable[[str], None] | None = print) -> BenchResult:
+                  precisions: Sequence[str] | None = None, engine: str = "tuned",
+                  log: Callable[[str], None] | None = print) -> BenchResult:
     """Benchmark `models` (names as resolve_cases; or explicit `cases`) on `device`.
 
     steps/warmup/batch/rounds/inference_batches override default_settings. threads: CPU threads of the
@@ -47,12 +50,13 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
     workers (default min(4, cpu count)). profile_missed: on CPU, profile every case whose target is
     missed (see profile_case); the note is BenchResult.profile_note. precisions: train.precision settings
     to time each case under (default: fp32 and the engine's "auto" choice side by side, once when they agree).
+    engine: "tuned" (the layout runs use) or "baseline" (channels-last, fp32 depthwise and compile off; the
+    allocator is a process setting, see fer_lib.bench.engine_gain, which runs both in their own processes).
     """
     log = log or (lambda msg: None)
     dev = resolve_device(device)
     cases = with_precisions(list(cases) if cases is not None else resolve_cases(models), dev, precisions)
-    if threads is None and dev.type == "cpu":
-        threads = 1
+    cases = with_engine(cases, engine)
     started, t0, load_start = utc_now(), time.perf_counter(), os.getloadavg()
     rows, used, settings = [], {}, {}
     with cpu_threads(threads):
@@ -63,7 +67,7 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
             used[case.label] = dict(paper=case.paper, experiment=case.experiment, **asdict(s))
             rows += benchmark_case(case, dev, s, pipelines, num_workers, inference, seed, log)
         dev_name = device_name(dev)
-        table = pd.DataFrame(rows, columns=ROW_COLUMNS)
+        table = pd.DataFrame(rows, columns=ROW_COLUMNS).assign(engine=engine, allocator=allocator())
         ratios = ratio_table(table)
         note = None
         if profile_missed and {"ours", "usual"} <= set(pipelines):
@@ -73,7 +77,8 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
         cpu_capability=cpu_capability() if dev.type == "cpu" else None,
         auto_precision=precision_name(autocast_dtype("auto", dev)),
         finished=utc_now(), wall_s=round(time.perf_counter() - t0, 1), git=git_info(), versions=library_versions(),
-        quick=bool(quick or dev.type == "cpu"), threads=threads if dev.type == "cpu" else None,
+        engine=engine, allocator=allocator(), engine_options=ENGINE_OPTIONS[engine],
+        quick=bool(quick or dev.type == "cpu"), threads=torch.get_num_threads() if dev.type == "cpu" else None,
         cpu_count=os.cpu_count(), usual_num_workers=default_workers() if num_workers is None else num_workers,
         load_average_start=list(load_start), load_average_end=list(os.getloadavg()), seed=seed,
         pipelines=PIPELINE_NOTES, timing=TIMING_NOTE, memory=MEMORY_NOTE, data=DATA_NOTE, settings=used,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from fer_lib.allocator import allocator
 from fer_lib.config import load_config
 from fer_lib.data import load_dataset
 from fer_lib.devices import check_new_run_precision, cpu_capability, device_name, precision_name, resolve_device
@@ -25,7 +26,7 @@ from fer_lib.engine.batches import TrainingSplits, build_splits
 from fer_lib.engine.evaluate import evaluate_run
 from fer_lib.engine.loop import FitState, build_criterion, build_optimizer, build_scheduler, fit
 from fer_lib.engine.resume import ResumeConflict, check_resumable, restore_state
-from fer_lib.engine.runtime import Runtime, log, make_runtime, seed_everything
+from fer_lib.engine.runtime import Runtime, log, make_runtime, prepare_model, seed_everything
 from fer_lib.models import create_model
 from fer_lib.outputs import portable
 from fer_lib.paths import scratch_mode
@@ -107,7 +108,8 @@ def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits:
                  "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
         data_dir=portable(str(data_dir)) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
         seed=seed, **_where_it_runs(rt), precision_setting=cfg["train"]["precision"],
-        channels_last=rt.channels_last, compiled=compiled, versions=library_versions(),
+        channels_last=rt.channels_last, dwconv_fp32=rt.dwconv_fp32, compiled=compiled, allocator=allocator(),
+        versions=library_versions(),
         num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
         epochs=total_epochs, epochs_override=epochs_override, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),
         finished=None, wall_s=0.0, epochs_run=0, best_epoch=None, best_val_metric=None, status="running",
@@ -163,15 +165,12 @@ def _build_training(cfg: dict, ds, train_indices: np.ndarray, rt: Runtime, *, se
     mcfg = cfg["model"]
     model = create_model(mcfg["name"], num_classes=ds.num_classes, pretrained=mcfg["pretrained"],
                          **(mcfg["options"] or {}))
-    model.to(rt.device)
-    if rt.channels_last:
-        model.to(memory_format=torch.channels_last)
-    compiled = cfg["train"]["compile"] and rt.device.type == "cuda"
+    model, forward_model = prepare_model(model, rt)
     optimizer = build_optimizer(cfg, model)
     meta = {"model_name": mcfg["name"], "model_options": dict(getattr(model, "model_options", mcfg["options"]) or {}),
             "num_classes": ds.num_classes, "class_names": list(ds.class_names), "input_size": rt.input_size,
             "mean": rt.mean, "std": rt.std}
-    return Training(model=model, forward_model=torch.compile(model) if compiled else model,
+    return Training(model=model, forward_model=forward_model,
                     criterion=build_criterion(cfg, ds.labels[train_indices], ds.num_classes, rt.device),
                     optimizer=optimizer, scheduler=build_scheduler(cfg, optimizer, total_epochs),
                     scaler=torch.amp.GradScaler("cuda") if rt.amp_dtype == torch.float16 else None,

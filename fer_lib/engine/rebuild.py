@@ -17,7 +17,7 @@ from fer_lib.data import load_dataset, split_indices
 from fer_lib.devices import resolve_device
 from fer_lib.engine.batches import limit_indices
 from fer_lib.engine.predict import predict_proba
-from fer_lib.engine.runtime import Runtime, make_runtime, prepare_batch
+from fer_lib.engine.runtime import Runtime, make_runtime, prepare_batch, prepare_model
 from fer_lib.models import create_model
 from fer_lib.runs.select import latest_runs
 from fer_lib.runs.store import MANIFEST, load_checkpoint, load_run, recorded_data_dir, stored_config
@@ -78,12 +78,12 @@ def load_trained_model(run_dir: str | Path, which: str = "best", device: str = "
                          **(meta.get("model_options") or {}))
     model.load_state_dict(meta["model_state"])
     dev = resolve_device(device)
-    model.to(dev).eval()
     manifest_path = run_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    return TrainedModel(model=model, class_names=list(meta["class_names"]), input_size=int(meta["input_size"]),
-                        mean=list(meta["mean"]), std=list(meta["std"]), manifest=manifest,
-                        runtime=run_runtime(manifest, meta, dev))
+    runtime = run_runtime(manifest, meta, dev)
+    model, _ = prepare_model(model, replace(runtime, compile=False))  # laid out as it trained; eager to predict
+    return TrainedModel(model=model.eval(), class_names=list(meta["class_names"]), input_size=int(meta["input_size"]),
+                        mean=list(meta["mean"]), std=list(meta["std"]), manifest=manifest, runtime=runtime)
 
 
 def usable_run(experiments: list[str], data_dir=None, real_first: bool = True):

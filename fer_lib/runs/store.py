@@ -262,7 +262,8 @@ def epoch_times_by_conditions(timed: list[tuple[dict, pd.DataFrame]]) -> dict[st
 
 def stored_config(manifest: dict) -> dict:
     """The config a manifest records, upgraded to today's schema (see fer_lib.config.upgrade_stored_config)."""
-    return upgrade_stored_config(manifest["config"], manifest.get("precision"))
+    layout = {key: manifest.get(key) for key in ("channels_last", "dwconv_fp32", "compiled")}
+    return upgrade_stored_config(manifest["config"], manifest.get("precision"), layout)
 
 
 def load_run(path: str | Path) -> Run:
