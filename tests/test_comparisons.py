@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fer_lib.study.claim_groups import judge_within, metrics_group_rows, summary_verdict
-from fer_lib.study.comparisons import ci95, discordant, holm, judge_difference, mcnemar_exact
+from fer_lib.claims import load_claims
+from fer_lib.runs.select import real_runs
+from fer_lib.study import verdicts
+from fer_lib.study.claim_groups import (group_pairs, margin_tests, metrics_group_rows, pairs_group_rows,
+                                        summary_verdict)
+from fer_lib.study.comparisons import (ci95, decide, discordant, holm, judge_difference, mcnemar_exact,
+                                       paired_difference, seeds_ready)
+from fer_lib.study.measure import ModelMeasurer
+from fer_lib.study.testset_checks import asserted_orderings
 
 CLAIM = {"id": "D", "paper": "P3", "kind": "difference", "dataset": "fer2013", "split": "test",
          "experiments": ["p3_resnet50_weighted", "p3_resnet50_resampled"], "classes": ["Disgust", "Fear"]}
@@ -26,7 +33,8 @@ def test_mcnemar_and_interval_on_worked_numbers():
     assert all(math.isnan(v) for v in ci95([1.0]))
 
 
-def _run(tmp_path, experiment: str, seed: int, right: list[bool], recall_d: float, recall_f: float) -> dict:
+def _run(tmp_path, experiment: str, seed: int, right: list[bool], recall_d: float, recall_f: float,
+         dataset: str = "fer2013") -> dict:
     run = tmp_path / experiment / f"s{seed}"
     run.mkdir(parents=True)
     labels = ["Disgust", "Fear", "Happy", "Disgust"]
@@ -34,7 +42,7 @@ def _run(tmp_path, experiment: str, seed: int, right: list[bool], recall_d: floa
                           "pred": [1 if right[0] else 0, 2 if right[1] else 0, 3, 1 if right[2] else 0],
                           "label_name": labels})
     preds.to_csv(run / "predictions_test.csv", index=False)
-    manifest = {"experiment": experiment, "seed": seed, "dataset": {"name": "fer2013"}, "epochs_run": 40,
+    manifest = {"experiment": experiment, "seed": seed, "dataset": {"name": dataset}, "epochs_run": 40,
                 "epochs": 40, "epochs_override": None, "recipe_epochs": 40, "finished": "2026"}
     metrics = {"test": {"per_class": {"Disgust": {"recall": recall_d}, "Fear": {"recall": recall_f}}}}
     return {"manifest": manifest, "metrics": metrics, "run_dir": run}
@@ -69,10 +77,6 @@ def test_difference_waits_for_every_recipe_seed(tmp_path):
 
 
 def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_path):
-    from fer_lib.study import verdicts
-    from fer_lib.claims import load_claims
-    from fer_lib.study.measure import ModelMeasurer
-
     runs = []
     for seed in range(3):
         a = _run(tmp_path, "p3_resnet50_weighted", seed, [True, True, True], 0.6, 0.5)
@@ -82,11 +86,24 @@ def test_accuracy_difference_without_classes_and_every_ordering_is_a_claim(tmp_p
     row = judge_difference({**CLAIM, "classes": None}, runs)
     assert row["ours"] == pytest.approx(100 * (0.61 - 0.55)) and "accuracy" in row["why"]
     assert row["verdict"] == "reproduced"
-    orderings = verdicts.ordering_claims()
-    assert len(orderings) == len(load_claims()["comparisons"])
-    table = verdicts.claims_table(ModelMeasurer(measure_speed=False), runs=[]).set_index("id")
-    assert table.loc["P1-acc-affectnet > P1-acc-swint-affectnet", "resolvable"] == "no"
-    assert table.loc["P2-acc-C5-aug > P2-acc-C5", "claim_class"] == "difference"
+    orderings = {c["id"] for c in verdicts.ordering_claims()}
+    owned = {frozenset(pair) for g in load_claims()["claim_groups"] if "metrics" not in g for pair in group_pairs(g)}
+    assert orderings == {f"{b} > {w}" for b, w in load_claims()["comparisons"] if frozenset((b, w)) not in owned}
+    table = verdicts.claims_table(ModelMeasurer(measure_speed=False), runs=[])
+    by_id = table.set_index("id")
+    assert by_id.loc["P1-acc-affectnet > P1-acc-swint-affectnet", "resolvable"] == "no"
+    assert by_id.loc["P2-acc-C5-aug > P2-acc-C5", "claim_class"] == "difference"
+    # no pair judged twice: C5 over C1-C3 only in the C4-C8 group, C5 vs C6 only as the margin claim
+    assert "P2-acc-C5 > P2-acc-C1" not in by_id.index and "P2-acc-C5 > P2-acc-C6" not in by_id.index
+    pairs = [(frozenset(i.split(": ", 1)[-1].replace(" − ", " > ").split(" > ")), " − " in i) for i in table["id"]
+             if " > " in i or " − " in i]                          # (pair, margin test or ordering)
+    assert len(pairs) == len(set(pairs))
+    assert set(table["role"]) == {"claim", "member"} and table["role"].notna().all()
+    groups = load_claims()["claim_groups"]
+    assert (table["role"] == "claim").sum() == len(load_claims()["claims"]) + len(orderings) + len(groups)
+    assert f"{(table['role'] == 'claim').sum()}" == str(sum(int(n.split()[0]) for n in
+                                                            verdicts.headline(table).split("; ")))
+    assert verdicts.summarise(table).to_numpy().sum() == (table["role"] == "claim").sum()
 
 
 def test_holm_adjusts_p_values_as_the_hand_example():
@@ -127,15 +144,79 @@ def test_an_insignificant_loss_is_judged_against_its_margin(tmp_path):
             b = _run(tmp_path / expected, "p3_resnet50_resampled", seed, [True, True, True], 0.5, 0.5)
             a["metrics"]["test"]["accuracy"], b["metrics"]["test"]["accuracy"] = 0.70, 0.70 - loss / 100
             runs += [a, b]
-        assert judge_within(claim, runs, margin=2.0)["verdict"] == expected
+        assert decide(*margin_tests(paired_difference(claim, runs)["diffs"], 2.0)) == expected
+
+
+def _p2_runs(tmp_path, gaps: dict[str, tuple]) -> list[dict]:
+    """Three seeds of P2 experiments on RAF-DB with test accuracy 70 % + gap (points) per seed."""
+    runs = []
+    for experiment, gap in gaps.items():
+        for seed, g in enumerate(gap):
+            run = _run(tmp_path, experiment, seed, [True, True, True], 0.5, 0.5, dataset="rafdb")
+            run["metrics"]["test"]["accuracy"] = (70.0 + g) / 100
+            runs.append(run)
+    return runs
+
+
+def _group(group_id: str) -> dict:
+    return next(g for g in load_claims()["claim_groups"] if g["id"] == group_id)
+
+
+def test_no_benefit_is_non_superiority_not_an_ordering(tmp_path):
+    """'Doubling the channels (C3) brings no benefit': C3 - C2 below the margin, not C2 strictly above C3."""
+    group = _group("P2-C3-no-benefit")
+    assert group_pairs(group) == [("P2-acc-C3", "P2-acc-C2")] and group["within"] == 2.0
+    runs = _p2_runs(tmp_path, {"p2_lc2fer_c2": (0.0, 0.0, 0.0), "p2_lc2fer_c3": (0.3, -0.2, 0.1)})  # C3 ≈ C2
+    summary, member = pairs_group_rows(group, runs, {})
+    assert member["verdict"] == "reproduced" and "below the 2-point margin" in member["why"]
+    assert "±" not in member["why"] and summary["verdict"] == "reproduced" and member["role"] == "member"
+    # margin pairs are no asserted ordering (the McNemar 'resolvable' table), nor C7 vs C5 ('not higher')
+    listed = {frozenset(p) for p in asserted_orderings()}
+    assert not listed & {frozenset(("P2-acc-C5", "P2-acc-C6")), frozenset(("P2-acc-C5", "P2-acc-C7"))}
+    assert frozenset(("P2-acc-C3", "P2-acc-C2")) in listed        # the C2-best-of-C1-C3 ordering asserts it
+
+
+def test_pairs_of_a_group_are_holm_corrected(tmp_path):
+    """Two pairs each at one-sided p = 0.037: each alone reproduced, Holm across the group's pairs 0.074."""
+    group = _group("P2-C2-best-of-C1-C3")
+    runs = _p2_runs(tmp_path, {"p2_lc2fer_c2": (1.0, 2.0, 3.0), "p2_lc2fer_c1": (0.0, 0.0, 0.0),
+                               "p2_lc2fer_c3": (0.0, 0.0, 0.0)})
+    summary, *members = pairs_group_rows(group, runs, {})
+    assert all(m["p_seeds"] == pytest.approx(0.0377, abs=1e-3) for m in members)
+    assert all(m["p_holm"] == pytest.approx(2 * m["p_seeds"]) and m["verdict"] == "inconclusive" for m in members)
+    assert summary["verdict"] == "inconclusive"
+
+
+def test_a_difference_against_the_claim_is_refuted_only_when_the_opposite_is_significant(tmp_path):
+    claim = {**CLAIM, "classes": None}
+    for gaps, expected, why in (((-1.0, 0.5, -2.0), "inconclusive", "the claimed direction does not hold, but the "
+                                 "opposite is not significant either"), ((-1.0, -2.0, -3.0), "not reproduced", "")):
+        runs = []
+        for seed, gap in enumerate(gaps):
+            a = _run(tmp_path / expected, "p3_resnet50_weighted", seed, [True, True, True], 0.5, 0.5)
+            b = _run(tmp_path / expected, "p3_resnet50_resampled", seed, [True, True, True], 0.5, 0.5)
+            a["metrics"]["test"]["accuracy"], b["metrics"]["test"]["accuracy"] = 0.70 + gap / 100, 0.70
+            runs += [a, b]
+        row = judge_difference(claim, runs)
+        assert row["verdict"] == expected and row["why"].startswith(why)
+
+
+def test_seeds_ready_says_what_is_missing_without_judging():
+    p2 = ["p2_lc2fer_c2", "p2_lc2fer_c3"]
+    assert seeds_ready([0], p2).startswith("one seed a side") and seeds_ready([0, 1, 2], p2) is None
+    assert seeds_ready([0, 1], CLAIM["experiments"]).startswith("2 of the recipes' 3 seeds paired")
+
+
+def test_headline_and_summary_count_claim_rows_only():
+    table = pd.DataFrame({"id": ["A", "G", "G / x", "G / x / c"], "paper": "P3", "claim_class": "difference",
+                          "role": ["claim", "claim", "member", "breakdown"],
+                          "verdict": ["reproduced", "mixed", "reproduced", "reproduced"]})
+    assert verdicts.headline(table).startswith("2 difference claims: 1 reproduced, 1 mixed")
+    assert int(verdicts.summarise(table).to_numpy().sum()) == 2
 
 
 def test_p3_claim_is_judged_per_metric_and_per_class_on_disgust_and_surprise():
     """On the committed P3 runs: a row per metric and per metric and class, Holm within each family."""
-    from pathlib import Path
-    from fer_lib.claims import load_claims
-    from fer_lib.runs.select import real_runs
-
     group = next(g for g in load_claims()["claim_groups"] if g["id"] == "P3-weighted-better-rare")
     assert group["classes"] == ["Disgust", "Surprise"] and group["metrics"] == ["precision", "recall", "f1"]
     runs = real_runs(root=Path(__file__).resolve().parents[1] / "results" / "runs")
@@ -144,9 +225,13 @@ def test_p3_claim_is_judged_per_metric_and_per_class_on_disgust_and_surprise():
     class_rows = [f"{m} / {c}" for m in metric_rows for c in group["classes"]]
     assert set(rows) == {"P3-weighted-better-rare", *metric_rows, *class_rows} and len(class_rows) == 6
     recall, f1 = rows["P3-weighted-better-rare / recall"], rows["P3-weighted-better-rare / f1"]
-    assert "s0 -0.1, s1 -3.7, s2 +0.7" in recall["why"] and recall["verdict"] == "not reproduced"
+    # recall's mean difference is negative but the opposite direction is not significant either: inconclusive
+    assert "s0 -0.1, s1 -3.7, s2 +0.7" in recall["why"] and recall["verdict"] == "inconclusive"
+    assert recall["why"].startswith("the claimed direction does not hold, but the opposite is not significant")
     assert f1["ours"] == pytest.approx(5.2, abs=0.1) and f1["verdict"] == "reproduced"
     assert all(rows[r]["p_holm"] >= rows[r]["p_seeds"] for r in metric_rows + class_rows)
     assert "paired bootstrap over test images per seed" in f1["why"] and "McNemar" not in f1["why"]
     summary = rows["P3-weighted-better-rare"]
-    assert summary["verdict"] == "mixed" and "not on recall" in summary["why"]
+    assert summary["verdict"] == "mixed" and "recall: inconclusive" in summary["why"]
+    assert summary["role"] == "claim" and recall["role"] == "member"
+    assert rows["P3-weighted-better-rare / recall / Disgust"]["role"] == "breakdown"

@@ -86,6 +86,20 @@ def test_search_misses_when_no_reading_fits():
     assert summary["readings"] == 1 and summary["all_eight"] == 0 and summary["most_matched"] == 1
     assert best.iloc[0]["params s4"] == 23_185_251
     assert "no reading matches all eight figures" in sr.search_finding(summary, family)
+    assert "seconds" not in summary and " s (" not in sr.search_finding(summary, family)   # the record is stable
+
+
+def test_a_cited_verdict_is_the_cited_claims_own(monkeypatch):
+    """A same-construction citation goes through the claim's own judging path: a fitted figure that matches reads
+    'consistent by construction' there, as in its own row, not a bare 'reproduced'."""
+    measurer = measure.ModelMeasurer(measure_speed=False)
+    fitted = {**_claim("P4-params-spst"), "same_construction": ["P4-params-base"]}
+    base = {**_claim("P4-params-base"), "same_construction": ["P4-params-spst"]}
+    monkeypatch.setattr(measure, "load_claims", lambda: {"claims": [fitted, base]})
+    own = verdicts._judge_measured(fitted, measurer)
+    cited = verdicts._judge_measured(base, measurer)
+    assert own["verdict"] == "consistent by construction"
+    assert "P4-params-spst: ours 23185251.000 vs P4's 2.31853e+07, consistent by construction" in cited["why"]
 
 
 def _claim(claim_id: str) -> dict:
@@ -117,5 +131,6 @@ def test_fps_ratio_is_timed_at_batch_1_and_64_and_inconclusive_on_cpu(monkeypatc
     monkeypatch.setattr(measure, "time_models", fake_time_models)
     row = verdicts._judge_measured(_claim("P4-fps-ratio"), measure.ModelMeasurer(device="cpu"))
     assert [c[0] for c in calls] == [(1,), (64,)] and all(c[3] == 1 for c in calls)
+    assert all(c[1] >= 1 for c in calls)                               # a warm-up pass at every batch size
     assert row["ours"] == pytest.approx(1.1) and row["verdict"] == "inconclusive"
     assert "RTX 3060" in row["why"] and "device class cpu" in row["why"] and "cuda" in row["why"]

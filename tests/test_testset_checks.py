@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fer_lib.claims import load_claims
 from fer_lib.claims.paper_tables import P3_TABLE1_REPORT
 from fer_lib.study import rate_checks as rc
 from fer_lib.study import testset_checks as tc
@@ -30,8 +31,6 @@ def test_power_and_best_case_mcnemar_on_worked_numbers():
 
 def test_every_accuracy_claim_is_checked_and_every_comparison_names_real_claims():
     counts = tc.count_checks()
-    from fer_lib.claims.__init__ import load_claims
-
     accuracy = {c["id"] for c in load_claims()["claims"] if c["kind"] == "accuracy"}
     assert set(counts["id"]) == accuracy
     pairs = tc.asserted_orderings()
@@ -73,3 +72,30 @@ def test_every_published_per_class_rate_is_checked_against_its_class_count(monke
             "P3-recall-disgust-weighted"} <= set(table.index)
     assert not table.loc["P2-err-disgust-C5-aug", "possible (rounded)"]    # no k/160 prints as 95.3 %
     assert table.loc["P3-recall-disgust-weighted", "k (rounded)"] == "57"   # 51 % of 111: 57 (51.35 %) only
+
+
+def test_a_precision_near_zero_or_no_true_positive_is_bounded_by_the_test_set():
+    # precision 0.01 does not bound FP (TP / 0 units): the class's outsiders do; it must not run for ever
+    cells = rc.report_cells(0.01, 0.10, 0.02, 10, "rounded", others=200)
+    assert cells and max(fp for _, fp in cells) <= 200
+    with pytest.raises(ValueError):
+        rc.report_cells(0.01, 0.10, 0.02, 10, "rounded")
+    # TP = 0: precision and F1 are 0 whatever FP is, so every FP up to the outsiders is possible
+    assert rc.report_cells(0.0, 0.0, 0.0, 5, "rounded", others=3) == [(0, 0), (0, 1), (0, 2), (0, 3)]
+
+
+def test_the_whole_report_is_judged_per_reading():
+    cells = {r: {c: rc.report_cells(p, rec, f, s, r, others=7178 - s) for c, (p, rec, f, s) in P3_TABLE1_REPORT.items()}
+             for r in rc.READINGS}
+    cells["truncated"]["Angry"] = []                                   # impossible under one reading only
+    rows = {row["row"]: row for row in rc._whole_rows(cells)}
+    assert rows["all classes"]["possible (rounded)"] and not rows["all classes"]["possible (truncated)"]
+    assert "no counts for Angry" in rows["all classes"]["detail (truncated)"]
+
+
+def test_readings_differ_means_possible_under_one_reading_only(monkeypatch):
+    monkeypatch.setattr(rc, "class_test_counts", lambda claim, data_dir=None: {
+        "Disgust": 160 if claim["dataset"] == "rafdb" else 111, "Happy": 1185, "Angry": 162, "Surprise": 329})
+    happy = rc.class_rate_checks().set_index("id").loc["P2-err-happy-C5-aug"]
+    assert happy["k (rounded)"] != happy["k (truncated)"]               # other counts, both possible
+    assert happy["possible (rounded)"] and happy["possible (truncated)"] and not happy["readings differ"]

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from fer_lib.claims import load_claims
-from fer_lib.study import cleaned, inconsistencies, judging, verdicts
+from fer_lib.study import cleaned, inconsistencies, judging, measure, verdicts
 from fer_lib.study.measure import ModelMeasurer
 from fer_lib.paths import PROJECT_ROOT, results_dir
 from fer_lib.runs.store import timing_conditions
@@ -41,25 +41,25 @@ def seeds_present(monkeypatch):
 
 
 def test_verdict_boundaries():
-    assert verdicts.verdict(55.0, 56.9, 2.0, "accuracy") == "reproduced"
-    assert verdicts.verdict(55.0, 53.0, 2.0, "accuracy") == "reproduced"
-    assert verdicts.verdict(55.0, 52.9, 2.0, "accuracy") == "not reproduced"
-    assert verdicts.verdict(55.0, 57.5, 2.0, "accuracy") == "exceeded"
+    assert judging.verdict(55.0, 56.9, 2.0, "accuracy") == "reproduced"
+    assert judging.verdict(55.0, 53.0, 2.0, "accuracy") == "reproduced"
+    assert judging.verdict(55.0, 52.9, 2.0, "accuracy") == "not reproduced"
+    assert judging.verdict(55.0, 57.5, 2.0, "accuracy") == "exceeded"
 
 
 def test_exceeded_only_on_the_claims_better_side():
     # A per-class error above the paper's is worse, below it better.
-    assert verdicts.verdict(95.3, 99.0, 2.0, "class_error") == "not reproduced"
-    assert verdicts.verdict(95.3, 80.0, 2.0, "class_error") == "exceeded"
+    assert judging.verdict(95.3, 99.0, 2.0, "class_error") == "not reproduced"
+    assert judging.verdict(95.3, 80.0, 2.0, "class_error") == "exceeded"
     # Sizes and cost ratios have no better side: a gap either way is a mismatch.
     for kind in ("params", "gflops", "gflops_saving", "param_ratio", "epoch_time_ratio"):
-        assert verdicts.verdict(1.56, 2.18, 0.234, kind) == "not reproduced"
-        assert verdicts.verdict(1.56, 1.0, 0.234, kind) == "not reproduced"
-        assert verdicts.verdict(1.56, 1.7, 0.234, kind) == "reproduced"
+        assert judging.verdict(1.56, 2.18, 0.234, kind) == "not reproduced"
+        assert judging.verdict(1.56, 1.0, 0.234, kind) == "not reproduced"
+        assert judging.verdict(1.56, 1.7, 0.234, kind) == "reproduced"
     # A speed-up beyond the paper's is the claim and more.
-    assert verdicts.verdict(1.096, 1.3, 0.11, "fps_ratio") == "exceeded"
+    assert judging.verdict(1.096, 1.3, 0.11, "fps_ratio") == "exceeded"
     with pytest.raises(ValueError, match="no better side declared"):
-        verdicts.verdict(1.0, 2.0, 0.1, "latency_ms")
+        judging.verdict(1.0, 2.0, 0.1, "latency_ms")
 
 
 def test_a_from_scratch_error_above_the_papers_is_not_reproduced_below_it_exceeded():
@@ -447,3 +447,19 @@ def test_a_run_without_a_recorded_budget_is_never_at_full_budget():
                                                                                    "recipe_epochs": 40})
     assert not at_full_budget({"epochs": 5, "recipe_epochs": 40})
     assert not at_full_budget({"epochs": 40}) and not at_full_budget({"epochs": None, "recipe_epochs": 40})
+
+
+def test_the_best_models_size_is_measured_on_its_experiments_model_and_flagged_as_the_papers_own():
+    claim = next(c for c in load_claims()["claims"] if c["id"] == "P2-params-best")
+    assert "model" not in claim and measure.claim_model(claim) == "lc2fer_c5"
+    item = next(i for i in load_claims()["inconsistencies"] if i["id"] == "P2-best-size")
+    evidence = inconsistencies.p2_best_params(item)
+    assert "lc2fer_c5 (the model of p2_lc2fer_c5_aug)" in evidence and "lc2fer_c6" in evidence
+    assert "P2-best-size" in claim["see"]
+
+
+def test_claim_texts_carry_no_computed_result():
+    """A finding's text states the paper's side; what we computed is in its check's evidence."""
+    table2 = next(i for i in load_claims()["inconsistencies"] if i["id"] == "P4-spst-table2")["text"]
+    for phrase in ("matches none", "two to three times", "nor even all four"):
+        assert phrase not in table2

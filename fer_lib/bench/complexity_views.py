@@ -85,13 +85,15 @@ def spst_breakdown(joined: pd.DataFrame, threads: int | None, section: str) -> p
     return parts
 
 
-def spst_table2(section: str, threads: int | None = 1) -> pd.DataFrame:
+def spst_table2(section: str | None, threads: int | None = 1) -> pd.DataFrame:
     """Our SPST at each stage (the models built and counted) beside P4 Table 2's parameters and GFLOPs, with the
-    differences (saved as "spst_table2"); prints how many of the eight figures the kept reading matches."""
+    differences, saved as "spst_table2" of `section` (one writer: notebook 10; None shows it without saving);
+    prints how many of the eight figures the kept reading matches."""
     with cpu_threads(threads):
         check = table2_check(build=True)
     print(kept_reading_line(check))
-    save_table(check, section, "spst_table2")
+    if section is not None:
+        save_table(check, section, "spst_table2")
     return check
 
 

@@ -24,8 +24,9 @@ all eight figures at once: parameters within 0.1 %, GFLOPs within 0.01.
 
 from __future__ import annotations
 
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,18 +70,19 @@ class Reading:
 KEPT = Reading()   # the study's reading: 49 tokens, width 512, 2 layers, 3x3 conv, on the 7x7x768 map
 
 
-def _block(c, side, heads):
+def _block(c: int, side: int, heads: int) -> tuple[int, int]:
     """(params, MACs) of one Swin-T block of width c on a side x side map (7x7 windows)."""
     return 12 * c * c + 13 * c + 169 * heads, side * side * (12 * c * c + 2 * WINDOW * WINDOW * c)
 
 
-def _merging(stage):
+def _merging(stage: int) -> tuple[int, int]:
     """(params, MACs) of the patch merging before stage k (k >= 2)."""
     c0, c1, s = DIMS[stage - 2], DIMS[stage - 1], SIDES[stage - 1]
     return 8 * c0 + 4 * c0 * c1, s * s * 4 * c0 * c1
 
 
-def _stage_blocks(stage):
+def _stage_blocks(stage: int) -> tuple[int, int]:
+    """(params, MACs) of the blocks of stage k of Swin-T."""
     params, macs = _block(DIMS[stage - 1], SIDES[stage - 1], HEADS[stage - 1])
     return DEPTHS[stage - 1] * params, DEPTHS[stage - 1] * macs
 
@@ -98,7 +100,7 @@ def swin_t_counts() -> tuple[int, int]:
     return params, macs
 
 
-def _sparta(c_in, s_in, tokens, width, depth, ratio, kernel, stage):
+def _sparta(c_in: int, s_in: int, tokens, width, depth, ratio: float, kernel: int, stage: int) -> tuple[Any, Any]:
     """(params, MACs) of the SparTa block with its output part (any argument may be a numpy array)."""
     positions, out_pos, c_out = s_in * s_in, SIDES[stage - 1] ** 2, DIMS[stage - 1]
     params = kernel * kernel * c_in * width + width + positions * tokens + tokens
@@ -114,7 +116,7 @@ def _sparta(c_in, s_in, tokens, width, depth, ratio, kernel, stage):
     return params, macs
 
 
-def _whole_model(sparta, stage, dropped):
+def _whole_model(sparta: tuple[Any, Any], stage: int, dropped: bool) -> tuple[Any, Any]:
     """Swin-T's counts with stage k's blocks (and the dropped merging) replaced by a SparTa's counts."""
     base_p, base_m = swin_t_counts()
     blocks_p, blocks_m = _stage_blocks(stage)
@@ -202,7 +204,7 @@ def describe_family(family: dict[str, Any] = SEARCH_FAMILY) -> str:
             f"stage's output); GFLOPs {' or '.join(CONVENTIONS)}; one reading for all four stages")
 
 
-def _axis_tables(family, source):
+def _axis_tables(family: dict[str, Any], source: str) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
     """Per-stage token and width arrays (rows: candidates) with their labels, for one source."""
     tokens, t_labels = [np.array([[t] * 4 for t in family["tokens"]], dtype=float)], [str(t) for t in family["tokens"]]
     for s in family["token_divs"]:
@@ -217,7 +219,8 @@ def _axis_tables(family, source):
     return np.concatenate(tokens), t_labels, np.concatenate(widths), w_labels
 
 
-def _counts_grid(tokens, widths, depth, ratio, kernel, source):
+def _counts_grid(tokens: np.ndarray, widths: np.ndarray, depth: int | str, ratio: float, kernel: int,
+                 source: str) -> tuple[np.ndarray, np.ndarray]:
     """(params, GMACs) arrays of shape (tokens, widths, 4 stages) for one (depth, ratio, kernel, source)."""
     params = np.empty((len(tokens), len(widths), 4))
     gmacs = np.empty_like(params)
@@ -230,7 +233,8 @@ def _counts_grid(tokens, widths, depth, ratio, kernel, source):
     return params, gmacs
 
 
-def _score(params, gmacs, targets, offsets):
+def _score(params: np.ndarray, gmacs: np.ndarray, targets: dict[int, tuple[float, float]],
+           offsets: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(params matched, GFLOPs matched, best convention index, error) per candidate."""
     p_target = np.array([targets[k][0] for k in STAGES])
     g_target = np.array([targets[k][1] for k in STAGES])
@@ -280,7 +284,8 @@ def search_readings(family: dict[str, Any] = SEARCH_FAMILY, targets: dict[int, t
                             params_matched=int(n_p[i, j]), gflops_matched=int(n_g[i, j]), error=float(err[i, j]),
                             **{f"params s{k}": int(params[i, j, k - 1]) for k in STAGES},
                             **{f"GFLOPs s{k}": float(gmacs[i, j, k - 1] + offsets[conv[i, j]]) for k in STAGES}))
-    summary["seconds"] = time.perf_counter() - start
+    print(f"[spst_readings] searched {summary['readings']:,} readings in {time.perf_counter() - start:.0f} s",
+          file=sys.stderr)   # logged, never recorded: the record must not change from build to build
     best = pd.DataFrame(best_rows).sort_values(["matched", "error"], ascending=[False, True]).head(top)
     return summary, best.reset_index(drop=True)
 
@@ -289,7 +294,7 @@ def search_finding(summary: dict[str, Any], family: dict[str, Any] = SEARCH_FAMI
     """The search's result in one paragraph, with the family it covered."""
     verdict = (f"{summary['all_eight']:,} reading(s) match all eight figures" if summary["all_eight"]
                else "no reading matches all eight figures")
-    return (f"Searched {summary['readings']:,} readings of SPST in {summary['seconds']:.0f} s ({describe_family(family)}); "
+    return (f"Searched {summary['readings']:,} readings of SPST ({describe_family(family)}); "
             f"a match is parameters within {100 * PARAMS_REL_TOL:g} % and GFLOPs within {GFLOPS_ABS_TOL:g}. "
             f"{verdict}; the best matches {summary['most_matched']} of 8; {summary['all_four_params']:,} match all "
             f"four parameter counts, {summary['all_four_gflops']:,} all four GFLOPs.")
@@ -300,8 +305,3 @@ def kept_reading_line(check: pd.DataFrame) -> str:
     matched, unfitted = unfitted_matches(check)
     return (f"the kept reading matches {matched} of Table 2's 8 figures; {unfitted} of the 7 it was not fitted to "
             f"(it was sized on the stage-4 parameter count)")
-
-
-def reading_record(reading: Reading = KEPT) -> dict[str, Any]:
-    """A reading's fields, for tables."""
-    return asdict(reading)

@@ -5,15 +5,16 @@ Two views of one difference, both paired:
                     difference, its spread, a one-sided paired t-test;
   over test images  within each seed, the images of the classes concerned that one variant gets right
                     and the other wrong (b and c): the exact McNemar test (two-sided binomial on b + c).
-Verdict: reproduced when the claimed direction holds on average and the paired t-test over seeds has
-p < 0.05; not reproduced when the mean difference has the other sign (or is zero); inconclusive when
-the direction holds but the difference is within noise; not run without paired runs. As for accuracy
-claims, no verdict is given before every seed both recipes list has a paired run: until then the row is
-inconclusive ("k of n recipe seeds paired") and shows the numbers so far. A paired t over seeds needs
-MIN_SEEDS paired seeds: with fewer (P2's recipes run one seed) the row is inconclusive ("one seed a side"),
-whatever the sign, with each seed's McNemar test over test images shown; McNemar counts images, so it
-speaks for one seed's pair of models, not for the recipe.
-Several tests for one claim (its metrics, or its pairs) are corrected with Holm's step-down method (`holm`).
+Verdict: the one rule of fer_lib.study.verdicts' docstring (`decide`): reproduced when the claimed one-sided
+test over seeds has p < 0.05, not reproduced when the opposite one-sided test has p < 0.05, else inconclusive
+(its `why` says whether the claimed direction holds on average); not run without paired runs. Where a claim
+makes several tests (its metrics, or its pairs), both the claimed and the opposite p-values are Holm-corrected
+within the claim (`holm`), each direction a family. As for accuracy claims, no verdict is given before every
+seed both recipes list has a paired run (`seeds_ready`): until then the row is inconclusive ("k of n recipe
+seeds paired") and shows the numbers so far. A paired t over seeds needs MIN_SEEDS paired seeds: with fewer
+(P2's recipes run one seed) the row is inconclusive ("one seed a side"), whatever the sign, with each seed's
+McNemar test over test images shown; McNemar counts images, so it speaks for one seed's pair of models, not for
+the recipe.
 """
 
 from __future__ import annotations
@@ -95,20 +96,41 @@ def paired_seed_runs(runs: list[dict], experiments: list[str], dataset: str, spl
     return sorted(set(a) & set(b)), a, b
 
 
-def difference_verdict(seeds: list, experiments: list[str], mean: float, p: float) -> tuple[str, str]:
-    """(verdict, prefix of its `why`) of a paired difference over seeds with mean `mean` and one-sided p `p`
-    (Holm-adjusted where the claim has several tests): the rule of this module's docstring."""
+def seeds_ready(seeds: list, experiments: list[str]) -> str | None:
+    """None when the paired `seeds` allow a verdict over seeds (every recipe seed paired, at least MIN_SEEDS),
+    else the start of the row's `why` saying what is missing."""
     expected = recipe_seeds(experiments[0]) | recipe_seeds(experiments[1])
     if not expected <= set(seeds):
-        return "inconclusive", (f"{len(set(seeds) & expected)} of the recipes' {len(expected)} seeds paired "
-                                f"(seeds {','.join(map(str, sorted(expected)))}); so far: ")
+        return (f"{len(set(seeds) & expected)} of the recipes' {len(expected)} seeds paired "
+                f"(seeds {','.join(map(str, sorted(expected)))}); so far: ")
     if len(seeds) < MIN_SEEDS:
-        return "inconclusive", one_seed_note(len(seeds))
-    if mean <= 0:
-        return "not reproduced", ""
-    if p < ALPHA:
-        return "reproduced", ""
-    return "inconclusive", "direction holds, within noise: "
+        return one_seed_note(len(seeds))
+    return None
+
+
+def decide(p_claim: float, p_opposite: float) -> str:
+    """The one rule for every test over seeds: reproduced when the claimed one-sided test has p < ALPHA, not
+    reproduced when the opposite one-sided test has, else inconclusive (NaN: no test, not significant)."""
+    if p_claim < ALPHA:
+        return "reproduced"
+    if p_opposite < ALPHA:
+        return "not reproduced"
+    return "inconclusive"
+
+
+def difference_verdict(seeds: list, experiments: list[str], mean: float, p: float,
+                       p_opposite: float) -> tuple[str, str]:
+    """(verdict, prefix of its `why`) of a paired difference over seeds with mean `mean`, one-sided p `p` for the
+    claimed direction and `p_opposite` for the other (both Holm-adjusted where the claim has several tests)."""
+    waiting = seeds_ready(seeds, experiments)
+    if waiting:
+        return "inconclusive", waiting
+    judged = decide(p, p_opposite)
+    if judged != "inconclusive":
+        return judged, ""
+    if mean > 0:
+        return judged, "direction holds, within noise: "
+    return judged, "the claimed direction does not hold, but the opposite is not significant either: "
 
 
 def paired_t(values_a: np.ndarray, values_b: np.ndarray) -> float:
@@ -127,14 +149,14 @@ def spread_columns(diffs: np.ndarray) -> dict:
             "ours_ci95": f"[{lo:.2f}, {hi:.2f}]" if len(diffs) > 1 else "", "n": len(diffs), "gap": mean}
 
 
-def judge_difference(claim: dict, runs: list[dict]) -> dict:
-    """Verdict row for a `difference` claim: experiments [claimed better, claimed worse], classes, split."""
-    better, worse = claim["experiments"]
+def paired_difference(claim: dict, runs: list[dict]) -> dict | None:
+    """The numbers of a `difference` claim (experiments [claimed better, claimed worse], classes, split) over the
+    paired seeds: per-seed differences, one-sided paired t both ways, McNemar per seed in `detail`; None
+    without paired runs."""
     split, classes = claim.get("split", "test"), list(claim.get("classes") or []) or None
     seeds, a, b = paired_seed_runs(runs, claim["experiments"], claim["dataset"], split)
     if not seeds:
-        return {"verdict": "not run", "why": f"no pair of full-budget runs of {better} and {worse} with one seed",
-                "n": 0}
+        return None
     values_a = np.array([class_recall(a[s]["metrics"], split, classes) for s in seeds])
     values_b = np.array([class_recall(b[s]["metrics"], split, classes) for s in seeds])
     diffs = values_a - values_b
@@ -142,11 +164,25 @@ def judge_difference(claim: dict, runs: list[dict]) -> dict:
     p_images = [mcnemar_exact(bb, cc) for bb, cc in pairs]
     p_seeds = paired_t(values_a, values_b)
     measure = f"mean recall of {'/'.join(classes)}" if classes else "accuracy"
-    detail = (f"{better} − {worse}, {measure}: per seed "
+    detail = (f"{' − '.join(claim['experiments'])}, {measure}: per seed "
               + ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))
               + (f"; paired t over seeds p={p_seeds:.3g}" if p_seeds == p_seeds else "") + "; McNemar per seed p="
               + ", ".join(f"{p:.3g}" for p in p_images) + " (b/c " + ", ".join(f"{x}/{y}" for x, y in pairs) + ")")
-    judged, prefix = difference_verdict(seeds, claim["experiments"], float(diffs.mean()), p_seeds)
-    return {**spread_columns(diffs), "verdict": judged, "why": prefix + detail, "seeds": ",".join(map(str, seeds)),
-            "p_seeds": p_seeds, "runs": ";".join(str(r["run_dir"]) for s in seeds for r in (a[s], b[s])),
-            "diffs": diffs}
+    return {"seeds": seeds, "diffs": diffs, "p_seeds": p_seeds, "p_opposite": paired_t(values_b, values_a),
+            "detail": detail, "runs": ";".join(str(r["run_dir"]) for s in seeds for r in (a[s], b[s]))}
+
+
+def difference_row(numbers: dict, experiments: list[str], p: float, p_opposite: float) -> dict:
+    """A verdict row from `paired_difference` numbers and the (possibly Holm-adjusted) p-values to judge on."""
+    judged, prefix = difference_verdict(numbers["seeds"], experiments, float(numbers["diffs"].mean()), p, p_opposite)
+    return {**spread_columns(numbers["diffs"]), "verdict": judged, "why": prefix + numbers["detail"],
+            "seeds": ",".join(map(str, numbers["seeds"])), "p_seeds": numbers["p_seeds"], "runs": numbers["runs"]}
+
+
+def judge_difference(claim: dict, runs: list[dict]) -> dict:
+    """Verdict row for one `difference` claim (one test: raw p-values)."""
+    numbers = paired_difference(claim, runs)
+    if numbers is None:
+        return {"verdict": "not run", "n": 0,
+                "why": f"no pair of full-budget runs of {' and '.join(claim['experiments'])} with one seed"}
+    return difference_row(numbers, claim["experiments"], numbers["p_seeds"], numbers["p_opposite"])

@@ -12,6 +12,7 @@ from fer_lib.claims import load_claims
 from fer_lib.claims.paper_tables import P3_TABLE1_TEST_SUPPORT
 from fer_lib.data.explore import p1_table4_comparison, try_load
 from fer_lib.models import count_params, create_model
+from fer_lib.study.measure import claim_model
 
 
 def p3_support_sum(item: dict, data_dir=None) -> str:
@@ -43,6 +44,16 @@ def p4_spst_placement(item: dict, data_dir=None) -> str:
     paper = next(float(c["value"]) for c in load_claims()["claims"] if c["id"] == "P4-params-spst")
     return (f"SparTa on the 7x7x768 map: {ours:,}; on the 14x14x384 stage-3 output (SparseSwin): {official:,}; "
             f"P4: {paper:,.0f}")
+
+
+def p2_best_params(item: dict, data_dir=None) -> str:
+    """Parameters of C5 (the best model, by its experiment's config) and C6, built by the zoo, beside P2's sizes."""
+    claims = {c["id"]: c for c in load_claims()["claims"]}
+    best, c6 = claims["P2-params-best"], claims["P2-params-C6"]
+    name = claim_model(best)
+    return (f"{name} (the model of {best['model_of']}): {count_params(create_model(name)):,} parameters; "
+            f"{c6['model']}: {count_params(create_model(c6['model'])):,}; P2: the best model about "
+            f"{best['value'] / 1e6:g} M, C6 {c6['value'] / 1e6:g} M")
 
 
 def p4_spst_table2(item: dict, data_dir=None) -> str:

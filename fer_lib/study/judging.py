@@ -102,10 +102,29 @@ RELATIVE_KINDS = ("gflops", "gflops_saving", "fps_ratio", "param_ratio", "epoch_
 def applied_tolerance(claim: dict) -> tuple[float, str]:
     """(absolute tolerance applied, its rule): relative kinds take a fraction of the paper's value."""
     if claim["kind"] == "difference":
-        return float("nan"), "direction: paired t over seeds, one-sided p < 0.05 (McNemar per seed shown)"
+        return float("nan"), ("one-sided paired t over seeds both ways: reproduced when the claimed direction has "
+                              "p < 0.05, not reproduced when the opposite has (McNemar per seed shown)")
     tol, paper = _tolerance(claim), float(claim["value"])
     if claim["kind"] in RELATIVE_KINDS:
         return tol * abs(paper), f"{100 * tol:g}% of the paper's value"
     unit = {"accuracy": " points", "f1_weighted": " points", "f1_macro": " points", "recall": " points",
             "class_error": " points", "params": " parameters"}.get(claim["kind"], "")
     return tol, ("exact" if tol == 0 else f"±{tol:g}{unit}") + (" (claim's own)" if "tolerance" in claim else "")
+
+
+def judge_measured(claim: dict, value: float, note: str, measured_on: str | None) -> tuple[str, str]:
+    """(verdict, why) of a measured size or speed claim with our `value` (its measurement `note`), timed or counted on
+    device class `measured_on`: the tolerance verdict, then a speed ratio off the paper's device class is
+    inconclusive and a fitted figure that matches is consistent by construction. The one path for every measured
+    claim, its own row and the verdicts one construction's rows cite (measure.ModelMeasurer)."""
+    judged = verdict(float(claim["value"]), value, applied_tolerance(claim)[0], claim["kind"])
+    if claim["kind"] in SPEED_KINDS and not claim.get("device"):
+        return "inconclusive", (f"{note}; the paper names no device, we timed on {measured_on or 'unknown'}: a speed "
+                                f"ratio is compared on the same device class only, so this is no verdict on the "
+                                f"paper's figure")
+    if claim.get("device") and measured_on and measured_on != claim["device"]:
+        return "inconclusive", (f"{note}; the paper timed on {claim['device']}, we on {measured_on}: speed is "
+                                f"compared on the same device class only")
+    if claim.get("construction") and judged == "reproduced":
+        return "consistent by construction", f"{note}; {claim['construction']}"
+    return judged, note

@@ -7,10 +7,10 @@ Rows of one claim (a claims.yaml `claim_groups` entry with `metrics` and `classe
   <id> / <metric> / <class>  the metric on one class
 The test of each row is a one-sided paired t over the recipe's seeds (scipy.stats.ttest_rel,
 alternative='greater'). Holm's correction (comparisons.holm) runs across the metrics of the claim (the combined
-rows: one family) and, apart, across its per-class rows (a second family); each row's verdict follows
-comparisons.difference_verdict on its Holm-adjusted p. McNemar counts images, not a mean of per-class rates,
-so it is not used here: each seed's paired bootstrap over test images goes in `why` instead (the same resampled
-test images scored for both runs, BOOTSTRAP_DRAWS draws; the 95 % percentile interval of that seed's
+rows: one family) and, apart, across its per-class rows (a second family), for the claimed direction and for the
+opposite one each; each row's verdict follows comparisons.difference_verdict on its Holm-adjusted p-values.
+McNemar counts images, not a mean of per-class rates, so it is not used here: each seed's paired bootstrap over
+test images goes in `why` instead (the same resampled test images scored for both runs, BOOTSTRAP_DRAWS draws; the 95 % percentile interval of that seed's
 difference and the share of draws at or below zero).
 """
 
@@ -93,22 +93,26 @@ def metric_difference_rows(group: dict, runs: list[dict]) -> list[dict]:
         measure = f"{METRIC_NAMES[metric]} of {cls}" if cls else f"mean {METRIC_NAMES[metric]} of {'/'.join(classes)}"
         rows.append({"id": f"{group['id']} / {metric}" + (f" / {cls}" if cls else ""), "family": "class" if cls else "metric",
                      "metric": f"difference ({measure})", "p_seeds": paired_t(values_a, values_b), "diffs": diffs,
+                     "p_opposite": paired_t(values_b, values_a),
                      "detail": (f"{experiments[0]} − {experiments[1]}, {measure}: per seed "
                                 + ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))),
                      "boot": _bootstrap_text([boot[(metric, cls)] for boot in boots], seeds)})
     for family in ("metric", "class"):
         members = [r for r in rows if r["family"] == family]
-        for row, adjusted in zip(members, holm([r["p_seeds"] for r in members])):
-            row["p_holm"] = float(adjusted)
+        for row, adjusted, opposite in zip(members, holm([r["p_seeds"] for r in members]),
+                                           holm([r["p_opposite"] for r in members])):
+            row["p_holm"], row["p_opposite_holm"] = float(adjusted), float(opposite)
     run_dirs = ";".join(str(r["run_dir"]) for s in seeds for r in (a[s], b[s]))
     return [_judged(row, seeds, experiments, run_dirs) for row in rows]
 
 
 def _judged(row: dict, seeds: list, experiments: list[str], run_dirs: str) -> dict:
+    """A metric or per-class row's verdict on its Holm-adjusted p-values (both directions), with its `why`."""
     family = "the claim's metrics" if row["family"] == "metric" else "its per-class rows"
-    judged, prefix = difference_verdict(seeds, experiments, float(row["diffs"].mean()), row["p_holm"])
+    judged, prefix = difference_verdict(seeds, experiments, float(row["diffs"].mean()), row["p_holm"],
+                                        row["p_opposite_holm"])
     why = (f"{prefix}{row['detail']}; paired t over seeds p={row['p_seeds']:.3g}, Holm across {family} "
-           f"p={row['p_holm']:.3g}; {row['boot']}")
+           f"p={row['p_holm']:.3g} (opposite direction: p={row['p_opposite_holm']:.3g}); {row['boot']}")
     return {"id": row["id"], "metric": row["metric"], **spread_columns(row["diffs"]), "verdict": judged, "why": why,
             "p_seeds": row["p_seeds"], "p_holm": row["p_holm"], "seeds": ",".join(map(str, seeds)), "runs": run_dirs,
             "family": row["family"]}

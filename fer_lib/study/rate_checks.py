@@ -13,6 +13,8 @@ Rounding assumption. A printed number with d decimals is read two ways, and both
   rounded    the true value rounds to it: |x - v| <= half a unit of the last digit (a tie either way);
   truncated  the true value was cut after d decimals: v <= x < v + one unit of the last digit.
 scikit-learn's classification_report rounds, so "rounded" is the expected reading of P3 Table 1.
+`readings differ` (both tables) is True where the two readings disagree on whether the number is possible at all
+(possible under one, impossible under the other); the counts each reading allows are shown beside.
 Counts come from the loader (the experiment's test split), never typed; P3 Table 1's supports are the paper's.
 """
 
@@ -83,27 +85,43 @@ def class_rate_checks(data_dir=None) -> pd.DataFrame:
         rows.append({**row, "n": n, "n source": f"loader: {claim['dataset']} test split of {claim['experiment']}",
                      **{f"possible ({r})": bool(ks[r]) for r in READINGS},
                      **{f"k ({r})": _ranges(ks[r]) for r in READINGS},
-                     "readings differ": ks["rounded"] != ks["truncated"]})
+                     "readings differ": bool(ks["rounded"]) != bool(ks["truncated"])})
     return pd.DataFrame(rows)
 
 
 def report_cells(precision: float, recall: float, f1: float, support: int, reading: str,
-                 decimals: int = 2) -> list[tuple[int, int]]:
-    """Every (TP, FP) giving the printed precision, recall and F1 (fractions) of a class with `support` images."""
+                 decimals: int = 2, others: int | None = None) -> list[tuple[int, int]]:
+    """Every (TP, FP) giving the printed precision, recall and F1 (fractions) of a class with `support` images;
+    `others`: the test images outside the class, the most false positives there can be (needed where the printed
+    precision does not bound FP: within one unit of 0, or TP = 0)."""
     cells = []
     for tp in range(support + 1):
         if not matches(tp, support, recall, decimals, reading):
             continue
         fn = support - tp
-        if tp == 0:        # precision is 0 (zero_division=0) for any FP; F1 is 0 too
-            cells += [(0, 0)] if precision == 0 and f1 == 0 else []
+        top = _fp_bound(tp, precision, decimals, others)
+        if tp == 0:        # precision is 0 (zero_division=0) for any FP, and F1 is 0 too
+            zero = matches(0, 1, precision, decimals, reading) and matches(0, 1, f1, decimals, reading)
+            cells += [(0, fp) for fp in range(top + 1)] if zero else []
             continue
         unit = 10 ** -decimals           # TP / (TP + FP) within a unit of the printed precision
-        lo, hi = math.floor(tp / (precision + unit)) - tp - 1, math.ceil(tp / max(precision - unit, 1e-9)) - tp + 1
-        for fp in range(max(0, lo), hi + 1):
+        lo = math.floor(tp / (precision + unit)) - tp - 1
+        for fp in range(max(0, lo), top + 1):
             if matches(tp, tp + fp, precision, decimals, reading) and matches(2 * tp, 2 * tp + fp + fn, f1, decimals, reading):
                 cells.append((tp, fp))
     return cells
+
+
+def _fp_bound(tp: int, precision: float, decimals: int, others: int | None) -> int:
+    """The most false positives worth trying: what the printed precision allows, never beyond `others`."""
+    unit = 10 ** -decimals
+    if tp > 0 and precision - unit > 0:
+        bound = math.ceil(tp / (precision - unit)) - tp + 1
+        return bound if others is None else min(bound, others)
+    if others is None:
+        raise ValueError("the printed precision does not bound the false positives here: pass `others`, the test "
+                         "images outside the class")
+    return others
 
 
 def _reachable(cells: list[list[tuple[int, int]]]) -> tuple[np.ndarray, int, int]:
@@ -154,21 +172,34 @@ def report_checks(report: dict | None = None) -> pd.DataFrame:
     """P3 Table 1 (or `report`: {class: (precision, recall, F1, support)}) cell by cell under both readings, then
     the whole report (class rows of P3 Table 1 only)."""
     report = report or P3_TABLE1_REPORT
+    total = sum(row[3] for row in report.values())
     rows, cells = [], {}
     for cls, (p, r, f, s) in report.items():
         row = {"row": cls, "precision": p, "recall": r, "F1": f, "support": s}
         for reading in READINGS:
-            found = report_cells(p, r, f, s, reading)
+            found = report_cells(p, r, f, s, reading, others=total - s)
             cells.setdefault(reading, {})[cls] = found
             row.update({f"possible ({reading})": bool(found),
                         f"TP ({reading})": _ranges(sorted({tp for tp, _ in found})),
                         f"FP ({reading})": _ranges(sorted({fp for _, fp in found}))})
         rows.append(row)
-    if report is P3_TABLE1_REPORT and all(all(c.values()) for c in cells.values()):
-        whole = {reading: _whole_report(cells[reading], reading) for reading in READINGS}
-        for name in whole["rounded"]:
-            rows.append({"row": name, **{f"possible ({r})": whole[r][name][0] for r in READINGS},
-                         **{f"detail ({r})": whole[r][name][1] for r in READINGS}})
+    if report is P3_TABLE1_REPORT:
+        rows += _whole_rows(cells)
     table = pd.DataFrame(rows)
     table["readings differ"] = table["possible (rounded)"] != table["possible (truncated)"]
     return table
+
+
+def _whole_rows(cells: dict) -> list[dict]:
+    """The whole-report rows, each reading judged on its own: a reading with an impossible class row makes the
+    whole report impossible under it, without hiding the other reading's check."""
+    whole = {}
+    for reading in READINGS:
+        if all(cells[reading].values()):
+            whole[reading] = _whole_report(cells[reading], reading)
+        else:
+            bad = ", ".join(c for c, found in cells[reading].items() if not found)
+            whole[reading] = {name: (False, f"impossible: no counts for {bad}")
+                              for name in ("all classes", *P3_TABLE1_AVERAGES)}
+    return [{"row": name, **{f"possible ({r})": whole[r][name][0] for r in READINGS},
+             **{f"detail ({r})": whole[r][name][1] for r in READINGS}} for name in whole["rounded"]]

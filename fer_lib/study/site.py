@@ -39,12 +39,14 @@ table.dash th:nth-child(4){width:13%}table.dash th:nth-child(5){width:14%}
 
 
 def _headline_html(table: pd.DataFrame) -> str:
-    """Verdict counts per claim class (accuracy, architecture, difference) as a small table."""
+    """Verdict counts per claim class (accuracy, architecture, difference) as a small table: claim rows only (a
+    claim group's member and breakdown rows are shown in the tables below, not counted)."""
+    table = table[table["role"] == "claim"] if "role" in table else table
     counts = table.groupby(["claim_class", "verdict"]).size().unstack(fill_value=0)
     head = "".join(f"<th>{html.escape(str(v))}</th>" for v in counts.columns)
     body = "".join(f"<tr><td>{html.escape(str(k))}</td>" + "".join(f"<td>{int(n)}</td>" for n in row) + "</tr>"
                    for k, row in counts.iterrows())
-    return f"<table class='counts'><tr><th>claims</th>{head}</tr>{body}</table>"
+    return f"<table class='counts'><tr><th>claims (claim rows only)</th>{head}</tr>{body}</table>"
 
 
 def dashboard_page(verdicts: pd.DataFrame, runs_href: str = "..") -> str:

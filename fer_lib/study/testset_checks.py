@@ -59,8 +59,9 @@ def mde_unpaired(accuracy_pct: float, n: int, alpha: float = ALPHA, power: float
 
 
 def asserted_orderings() -> list[tuple[str, str]]:
-    """Every (better, worse) pair of claim ids a paper asserts: `comparisons`, then the pairs of `claim_groups`
-    (each pair once)."""
+    """Every (better, worse) pair of claim ids a paper asserts: `comparisons`, then the ordering pairs of
+    `claim_groups` (each pair once). A margin group's pair (`gain_of`, `over`: an insignificant gain) is no
+    ordering and is not listed."""
     data = load_claims()
     pairs = [tuple(pair) for pair in data["comparisons"]]
     for group in data.get("claim_groups", []):

@@ -5,21 +5,36 @@ results/runs (manifest.json + metrics.json); a run counts only when it is comple
 the real dataset the claim names. Model-size claims are measured on the model built by the zoo.
 
 Verdicts:
-    reproduced                 |ours - paper| <= tolerance (a difference: the claimed direction, p < 0.05)
+    reproduced                 |ours - paper| <= tolerance; for a claimed difference or margin (a test over seeds,
+                               see below): the claimed one-sided test has p < 0.05
     exceeded                   beyond the tolerance on the claim's better side (higher accuracy or speed-up, lower
                                error): the claim holds and more
     not reproduced             beyond the tolerance on the worse side, at the paper's budget and weights; for sizes
-                               and cost ratios (no better side) beyond the tolerance either way
+                               and cost ratios (no better side) beyond the tolerance either way; for a test over
+                               seeds: the opposite one-sided test has p < 0.05
     inconclusive               a real run exists but under other conditions (why): a reduced budget, or from
                                scratch against an ImageNet-pretrained claim; a speed ratio whose paper names no
                                device, or another device class than ours (P2's epoch-time ratio: P2 names none,
-                               we timed a CPU), never a "not reproduced"; a difference within noise, or with
-                               fewer paired seeds than a paired t over seeds needs ("one seed a side")
+                               we timed a CPU), never a "not reproduced"; a test over seeds where neither
+                               direction is significant (why: whether the claimed direction holds on average), or
+                               with fewer paired seeds than a paired t over seeds needs ("one seed a side")
     mixed                      the summary row of a claim that makes several comparisons at once (claim_groups:
                                P3's metrics on disgust and surprise, P2's orderings): its member rows' verdicts
                                disagree; `why` says on which member it holds and on which not
     not run                    no qualifying run, with the reason (dataset unavailable, budget)
     consistent by construction the figure matches because we fitted an unstated choice to it (claim `construction`)
+
+Tests over seeds, one rule (comparisons.decide) for every difference, ordering and margin claim: the claimed
+statement is tested one-sided over the paired seeds, and so is its opposite; reproduced when the claimed test
+has p < 0.05, not reproduced when the opposite test has p < 0.05, inconclusive otherwise; where a claim makes
+several tests (its metrics, its pairs) both directions are Holm-corrected within the claim. An ordering (A above
+B) tests A − B > 0 against A − B < 0. A margin claim ('an insignificant loss', 'brings no benefit', 'not higher':
+claims.yaml `within`) tests that a gain d = A − B is below the margin m against d above m (non-inferiority of B,
+or non-superiority of A: one test); m is our choice, the accuracy tolerance (2 points), since no paper states one.
+
+Rows have a `role`: `claim` (a claim of claims.yaml, an ordering of `comparisons`, or a claim group's summary),
+`member` (a claim group's metric or pair rows, whose verdicts its summary reads) and `breakdown` (per-class rows
+beside a member). The counts (`headline`, `summarise`) count claim rows only.
 
 A run counts once: the latest complete run per (experiment, dataset, seed); n is the number of distinct
 seeds, and a verdict needs every seed the experiment's recipe lists (else inconclusive, "k of n seeds"). Tolerances are shown as the absolute value applied, with the rule that gave it: for accuracy-type
@@ -48,11 +63,11 @@ from fer_lib.data import load_dataset
 from fer_lib.paths import results_dir
 from fer_lib.runs.select import at_full_budget, one_run_per_seed, real_runs, recipe_seeds, run_budget
 from fer_lib.runs.store import precision_name, stored_config
-from fer_lib.study.claim_groups import group_rows
+from fer_lib.study.claim_groups import group_owned_pairs, group_rows
 from fer_lib.study.cleaned import cleaned_columns
 from fer_lib.study.comparisons import ci95, judge_difference
-from fer_lib.study.judging import (RUN_KINDS, SPEED_KINDS, applied_tolerance, claim_metric, images_behind, judge,
-                                   uncertainty_tolerance, verdict)
+from fer_lib.study.judging import (RUN_KINDS, applied_tolerance, claim_metric, images_behind, judge, judge_measured,
+                                   uncertainty_tolerance)
 from fer_lib.study.testset_checks import difference_checks
 
 
@@ -159,28 +174,23 @@ def _judge_measured(claim: dict, measure_model) -> dict:
     if value is None:
         return {"verdict": "not run", "why": note, "n": 0}
     paper = float(claim["value"])
-    judged = verdict(paper, value, applied_tolerance(claim)[0], claim["kind"])
     measured_on = (measure_model.device_type_of(claim) if hasattr(measure_model, "device_type_of")
                    else getattr(measure_model, "device_type", None))
-    if claim["kind"] in SPEED_KINDS and not claim.get("device"):
-        judged, note = "inconclusive", (f"{note}; the paper names no device, we timed on {measured_on or 'unknown'}: "
-                                        f"a speed ratio is compared on the same device class only, so this is no "
-                                        f"verdict on the paper's figure")
-    elif claim.get("device") and measured_on and measured_on != claim["device"]:
-        judged, note = "inconclusive", (f"{note}; the paper timed on {claim['device']}, we on {measured_on}: speed is "
-                                        f"compared on the same device class only")
-    elif claim.get("construction") and judged == "reproduced":
-        judged, note = "consistent by construction", f"{note}; {claim['construction']}"
+    judged, note = judge_measured(claim, value, note, measured_on)
     where = measure_model.measured_on(claim) if hasattr(measure_model, "measured_on") else measured_on
     return {"ours": value, "n": 1, "gap": value - paper, "verdict": judged, "why": note, "device": where or ""}
 
 
 def ordering_claims() -> list[dict]:
     """A `difference` claim for every ordering a paper asserts (claims.yaml `comparisons`): the claimed better
-    experiment's accuracy over the claimed worse one's, on our runs trained under the same recipe."""
+    experiment's accuracy over the claimed worse one's, on our runs trained under the same recipe. A pair that a
+    claim group judges (claim_groups.group_owned_pairs) is left to the group, and each pair comes once: no pair
+    is judged twice."""
     claims = {c["id"]: c for c in load_claims()["claims"]}
-    out = []
-    for better_id, worse_id in load_claims()["comparisons"]:
+    owned, out = group_owned_pairs(), []
+    for better_id, worse_id in dict.fromkeys(tuple(pair) for pair in load_claims()["comparisons"]):
+        if frozenset((better_id, worse_id)) in owned:
+            continue
         better, worse = claims[better_id], claims[worse_id]
         out.append({"id": f"{better_id} > {worse_id}", "paper": better["paper"], "table": better["table"],
                     "kind": "difference", "dataset": better["dataset"], "split": better.get("split", "test"),
@@ -196,7 +206,7 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
     rows = []
     for claim in [*load_claims()["claims"], *ordering_claims()]:
         tol, rule = applied_tolerance(claim)
-        base = {"id": claim["id"], "paper": claim["paper"], "table": claim["table"],
+        base = {"id": claim["id"], "role": "claim", "paper": claim["paper"], "table": claim["table"],
                 "claim_class": ("difference" if claim["kind"] == "difference" else
                                 "accuracy" if claim["kind"] in RUN_KINDS else "architecture"),
                 "dataset": claim.get("dataset", ""), "metric": claim["kind"] + (f" ({claim['class']})" if "class" in claim else ""),
@@ -209,26 +219,34 @@ def claims_table(measure_model, runs: list[dict] | None = None, data_dir=None) -
             base.update(_judge_measured(claim, measure_model))
         rows.append(base)
     rows += group_rows(runs, resolvable)
-    columns = ["id", "paper", "claim_class", "table", "dataset", "metric", "paper_value", "ours", "ours_std",
+    columns = ["id", "role", "paper", "claim_class", "table", "dataset", "metric", "paper_value", "ours", "ours_std",
                "ours_ci95", "n", "gap", "tolerance", "tolerance_rule", "verdict", "why", "p_seeds", "p_holm",
                "ours_cleaned", "cleaned_delta", "test_images_cleaned", "cleaned_note", "resolvable", "seeds",
                "weights", "epochs", "precision", "device", "runs"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+def claim_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are claims (role `claim`): a claim group's member and breakdown rows are not counted."""
+    return table[table["role"] == "claim"] if "role" in table else table
+
+
+COUNTED = "claim rows only: a claim group counts once, by its summary row, not by its member or breakdown rows"
+
+
 def headline(table: pd.DataFrame) -> str:
-    """One sentence per claim class: accuracy claims and architecture (size / speed) claims apart."""
+    """One sentence per claim class (accuracy, architecture, difference), counting claim rows only (COUNTED)."""
     parts = []
-    for cls, group in table.groupby("claim_class", sort=True):
+    for cls, group in claim_rows(table).groupby("claim_class", sort=True):
         counts = group["verdict"].value_counts()
         parts.append(f"{len(group)} {cls} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
-    return "; ".join(parts) + "."
+    return "; ".join(parts) + f" ({COUNTED})."
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """Counts of verdicts per paper and claim class (accuracy apart from architecture)."""
-    return table.pivot_table(index=["paper", "claim_class"], columns="verdict", values="id", aggfunc="count",
-                             fill_value=0)
+    """Counts of verdicts per paper and claim class (accuracy apart from architecture), claim rows only (COUNTED)."""
+    return claim_rows(table).pivot_table(index=["paper", "claim_class"], columns="verdict", values="id",
+                                         aggfunc="count", fill_value=0)
 
 
 def recorded_table(table: pd.DataFrame, root: Path | None = None) -> pd.DataFrame:
