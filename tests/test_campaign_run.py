@@ -158,7 +158,8 @@ def test_slurm_job_scripts_carry_the_array_resources_time_and_environment(tmp_pa
 
 
 def test_preflight_checks_the_machine_and_its_calibration_replaces_the_estimates(tmp_path):
-    result = preflight(only=["p3_resnet50_weighted"], profile="smoke", device="cpu", steps=1, batch=2)
+    # layout_steps=0: the CPU layout measurement has its own test (tests/test_campaign_cpu.py)
+    result = preflight(only=["p3_resnet50_weighted"], profile="smoke", device="cpu", steps=1, batch=2, layout_steps=0)
     assert result.ok, result.checks
     assert {"library torch", "device", "bf16", "dataset synthetic", "train step resnet50@48"} <= set(result.checks["check"])
     write_calibration(tmp_path / "cal.json", result, "cpu")
@@ -167,6 +168,7 @@ def test_preflight_checks_the_machine_and_its_calibration_replaces_the_estimates
     table = plan(only=["p3_resnet50_weighted"], measured=measured, images={"p3_resnet50_weighted": 100})
     assert table["estimate source"].str.startswith("measured").all()
     assert read_concurrency(tmp_path / "cal.json")[0] == 1  # no CUDA: one run at a time
+    assert read_concurrency(tmp_path / "cal.json", cpu=True)[0] == 1  # no CPU layout measured: one at a time
     with pytest.raises(ValueError, match="not a calibration file"):
         read_calibration(tmp_path / "missing.json")
 

@@ -17,7 +17,7 @@ from fer_lib.engine import batches, evaluate, experiment, loop
 from fer_lib.engine.batches import SplitData, TestSplitAccessError, TrainingSplits
 from fer_lib.engine.experiment import run_experiment
 
-TIMING = ["epoch_s", "img_per_s"]
+TIMING = ["epoch_s", "img_per_s", "load_1m"]  # measured, not computed: never compared
 
 
 def tiny_config(name="p3_resnet50_weighted", **overrides):
@@ -52,8 +52,11 @@ def test_manifest_carries_every_field(learned_run):
     m = json.loads((learned_run / "manifest.json").read_text())
     for key in ("experiment", "run_id", "paper", "profile", "config", "git", "dataset", "split_sizes", "seed",
                 "device", "versions", "pretrained", "started", "finished", "wall_s", "epochs_run", "best_epoch",
-                "status", "train_img_per_s"):
+                "status", "train_img_per_s", "load_1m_median"):
         assert key in m and m[key] is not None, key
+    history = load_run(learned_run).history  # each epoch says how loaded the machine was at its end
+    assert history["load_1m"].notna().all() and (history["load_1m"] >= 0).all()
+    assert m["load_1m_median"] == pytest.approx(history["load_1m"].median(), abs=0.01)
     assert m["status"] == "complete" and m["epochs_run"] == 15 and 1 <= m["best_epoch"] <= 15
     assert set(m["git"]) == {"commit", "dirty"}
     assert m["dataset"]["name"] == "synthetic" and m["dataset"]["real"] is False and len(m["dataset"]["sha256"]) == 64

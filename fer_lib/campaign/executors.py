@@ -23,7 +23,8 @@ import pandas as pd
 import submitit
 
 from fer_lib.campaign.jobs import CampaignJob
-from fer_lib.campaign.plan import destination, request_minutes
+from fer_lib.campaign.plan import RUNNABLE, destination, request_minutes
+from fer_lib.campaign.record_git import commit_outcome
 from fer_lib.paths import PROJECT_ROOT, data_dir as resolve_data_dir, record_dir, scratch_dir
 
 MIN_SLURM_MINUTES = 2  # the shortest time request sent to Slurm
@@ -47,7 +48,7 @@ def planned_jobs(table: pd.DataFrame, work_dir: Path, data_dir: str | None, devi
                  within_budget: bool = False, slowdown: float = 1.0) -> list[Planned]:
     """The plan's runs still to run, in plan order, as jobs (each with its destination and estimate, times
     `slowdown` when runs share a GPU); within_budget keeps only those the plan fits in its budget."""
-    rows = table[table["status"] == "to run"]
+    rows = table[table["status"].isin(RUNNABLE)]
     if within_budget and "fits budget" in rows:
         rows = rows[rows["fits budget"].astype(bool)]
     out = []
@@ -106,9 +107,20 @@ def stopped_by_budget(err: BaseException, elapsed_s: float, timeout_s: float) ->
     return no_result and elapsed_s >= timeout_s - LOCAL_WARNING_S - 1.0
 
 
+def _completed(item: Planned, result: dict, minutes: float | None = None, detail: str = "",
+               commit: bool = False) -> dict:
+    """A complete job's outcome; with `commit`, its published run folder is committed here, in the campaign's
+    process (record_git.commit_outcome: a failed commit is said in the detail, the run stays published)."""
+    if commit:
+        detail = "; ".join(filter(None, [detail, commit_outcome(result.get("run_dir"))]))
+    return _outcome(item, "complete", minutes, detail=detail, result=result)
+
+
 def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None = None, parallel: int = 1,
-              gpus: int = 0, poll_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> list[dict]:
-    """Run the jobs on this machine through submitit's LocalExecutor; one outcome per job."""
+              gpus: int = 0, poll_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
+              commit: bool = False) -> list[dict]:
+    """Run the jobs on this machine through submitit's LocalExecutor; one outcome per job (with `commit`, each
+    published run is committed as it lands)."""
     executor = submitit.LocalExecutor(folder=folder / "%j", max_num_timeout=0)
     cpus = None if gpus else max(1, (os.cpu_count() or 1) // max(1, parallel))
     executor.update_parameters(setup=exports(job_environment(cpus)))
@@ -132,12 +144,14 @@ def run_local(planned: list[Planned], folder: Path, budget_minutes: float | None
                 del running[slot]
                 minutes = (clock() - started) / 60
                 try:
-                    outcomes.append(_outcome(item, "complete", minutes, result=job.result()))
+                    result = job.result()
                 except Exception as err:  # the job's own error, re-raised by submitit, or no result at all
                     state = "stopped" if stopped_by_budget(err, minutes * 60, timeout * 60) else "failed"
                     detail = ("stopped at the budget's end; resumes from the work folder next time"
                               if state == "stopped" else _failure(err))
                     outcomes.append(_outcome(item, state, minutes, detail=detail))
+                else:
+                    outcomes.append(_completed(item, result, minutes, commit=commit))
         if running:
             time.sleep(poll_s)
     return outcomes
@@ -165,8 +179,10 @@ def slurm_executor(folder: Path, *, name: str, minutes: float, gpus: int, cpus: 
 
 
 def submit_slurm(planned: list[Planned], folder: Path, *, gpus: int = 1, cpus: int = 8, partition: str | None = None,
-                 array_parallelism: int = 16, wait: bool = True, python: str | None = None) -> list[dict]:
-    """Submit one job array per experiment; with `wait`, wait for every job and report its outcome."""
+                 array_parallelism: int = 16, wait: bool = True, python: str | None = None,
+                 commit: bool = False) -> list[dict]:
+    """Submit one job array per experiment; with `wait`, wait for every job and report its outcome (with
+    `commit`, each published run is committed as its result comes in)."""
     groups: dict[str, list[Planned]] = {}
     for item in planned:
         groups.setdefault(item.job.experiment, []).append(item)
@@ -183,7 +199,9 @@ def submit_slurm(planned: list[Planned], folder: Path, *, gpus: int = 1, cpus: i
             outcomes.append(_outcome(item, "submitted", detail=f"slurm job {job.job_id}"))
             continue
         try:
-            outcomes.append(_outcome(item, "complete", result=job.result(), detail=f"slurm job {job.job_id}"))
+            result = job.result()
         except Exception as err:
             outcomes.append(_outcome(item, "failed", detail=f"slurm job {job.job_id}: {_failure(err)}"))
+        else:
+            outcomes.append(_completed(item, result, detail=f"slurm job {job.job_id}", commit=commit))
     return outcomes

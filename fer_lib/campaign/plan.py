@@ -36,6 +36,11 @@ MARGIN = 1.3         # a run's time request over its estimate (estimates are a m
 SETUP_MINUTES = 0.5  # process start, data load and the held-out evaluation, on top of the training estimate
 # Runs whose best checkpoint a later notebook reads (t-SNE, Grad-CAM, cross-dataset): kept, if small.
 KEEP_CHECKPOINT = frozenset({"p2_lc2fer_c5_aug", "p2_lc2fer_c5"})
+# Plan statuses. A complete run trained by an older engine (its manifest has no `allocator`: before the engine
+# set the allocator, channels-last and fp32 depthwise convs, issue 32) is run again with --retrain-older-engine.
+TO_RUN, COMPLETE, RETRAIN = "to run", "complete (skipped)", "complete, older engine: retrain"
+RUNNABLE = (TO_RUN, RETRAIN)
+ENGINE_KEY = "allocator"  # recorded by every run of the current engine, by none before it
 
 
 @dataclass(frozen=True)
@@ -133,29 +138,43 @@ def destination(dataset: str, profile: str) -> Path:
     return runs_dir_for(dataset, profile)
 
 
-def complete_keys(profile: str = "full", dataset: str = "fer2013") -> set[tuple[str, int, int | None]]:
+def complete_keys(profile: str = "full", dataset: str = "fer2013",
+                  current_engine: bool = False) -> set[tuple[str, int, int | None]]:
     """(experiment, seed, fold) of the complete runs at `profile` already where the campaign writes them:
-    full-budget real-data runs in the record (full), or complete runs at that profile in the scratch space."""
+    full-budget real-data runs in the record (full), or complete runs at that profile in the scratch space;
+    current_engine: only runs trained by this engine (their manifest records ENGINE_KEY)."""
     keys = set()
     real = profile == "full"
     for path in counted_runs(real_only=real, root=destination(dataset if real else "synthetic", profile))["path"]:
         run = load_run(path)
         m = run.manifest
-        if m.get("profile") == profile and (not real or at_full_budget(m)):
+        if m.get("profile") == profile and (not real or at_full_budget(m)) and (not current_engine or ENGINE_KEY in m):
             keys.add((m["experiment"], int(m["seed"]), run_fold(run.config)))
     return keys
 
 
+def _status(key: tuple, done: set, older: set, n_images: int | None) -> str:
+    """A run's plan status: complete runs are skipped (unless all of them are an older engine's and retraining
+    those was asked), runs without their dataset here cannot run, the rest are to run."""
+    if key in done:
+        return RETRAIN if key in older and n_images is not None else COMPLETE
+    return "dataset unavailable" if n_images is None else TO_RUN
+
+
 def plan(budget_minutes: float | None = None, only: list[str] | None = None, data_dir=None,
          measured: dict[tuple[str, int], float] | None = None, tflops: float = ASSUMED_TFLOPS,
-         images: dict[str, int] | None = None, profile: str = "full") -> pd.DataFrame:
+         images: dict[str, int] | None = None, profile: str = "full",
+         retrain_older_engine: bool = False) -> pd.DataFrame:
     """The campaign, best verdicts-per-minute first, with the cumulative time requests (request_minutes) and
     what fits the budget.
 
     images: training images per epoch by experiment (default: counted from the datasets found here).
-    measured: img/s by (model, input size), from a bench table or the preflight's calibration."""
+    measured: img/s by (model, input size), from a bench table or the preflight's calibration.
+    retrain_older_engine: a (experiment, seed, fold) whose only complete runs were trained by an older engine
+    is run again (status RETRAIN); the old run stays in the record beside the new one."""
     claims = _claims_per_experiment()
     done = complete_keys(profile)
+    older = done - complete_keys(profile, current_engine=True) if retrain_older_engine else set()
     planned = campaign_runs(only, profile)
     per_experiment: dict[str, int] = {}
     for run in planned:
@@ -171,14 +190,13 @@ def plan(budget_minutes: float | None = None, only: list[str] | None = None, dat
                      "batch": run.batch, "train images": n_images, "img/s": round(rate, 1), "estimate source": source,
                      "est. minutes": None if minutes is None else round(minutes, 2), "claims per run": round(gain, 3),
                      "keep checkpoint": run.experiment in KEEP_CHECKPOINT, "profile": profile,
-                     "status": "complete (skipped)" if (run.experiment, run.seed, run.fold) in done
-                     else ("dataset unavailable" if n_images is None else "to run")})
+                     "status": _status((run.experiment, run.seed, run.fold), done, older, n_images)})
     table = pd.DataFrame(rows)
-    todo = table["status"] == "to run"
+    todo = table["status"].isin(RUNNABLE)
     table["claims per minute"] = (table["claims per run"] / table["est. minutes"]).where(todo)
     table = table.sort_values(["claims per minute", "experiment", "seed"], ascending=[False, True, True],
                               na_position="last", kind="stable").reset_index(drop=True)
-    todo = table["status"] == "to run"
+    todo = table["status"].isin(RUNNABLE)
     table["request minutes"] = table["est. minutes"].map(lambda m: None if pd.isna(m) else round(request_minutes(m), 2))
     table["cumulative minutes"] = table["request minutes"].where(todo).fillna(0).cumsum().round(2)
     if budget_minutes is not None:

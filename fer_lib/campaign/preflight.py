@@ -4,13 +4,15 @@ Checks the library versions the engine needs, the device (CUDA, bf16), each plan
 its sha256, and whether it was rebuilt from a checked transfer), then times a few training steps of each
 model family at its experiment's input size and batch (the engine's own train step on an in-memory batch:
 the synthetic-tensor upper bound of `bench`). The measured img/s replace the plan's estimates
-(`campaign plan --calibration FILE`).
+(`campaign plan --calibration FILE`). On a CPU it also measures whether two runs at once (half the threads
+each) beat one run with every thread (fer_lib.campaign.cpu_layout); `campaign run --calibration FILE` follows it.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import torch
 from fer_lib.bench.cases import case_from_config
 from fer_lib.bench.pipelines import make_train_step, setup_case, upper_bound_feeder
 from fer_lib.bench.timing import time_steps
+from fer_lib.campaign.cpu_layout import measure_cpu_layout
 from fer_lib.campaign.plan import campaign_runs
 from fer_lib.config import load_config
 from fer_lib.data import load_dataset
@@ -36,10 +39,12 @@ MINIMUM_VERSIONS = {"torch": "2.4", "torchvision": "0.19", "timm": "1.0", "numpy
 
 @dataclass
 class Preflight:
-    """The checks (one row each: check, ok, detail) and the calibration (img/s by model@size)."""
+    """The checks (one row each: check, ok, detail), the calibration (img/s by model@size) and, on a CPU, the
+    measured layout (cpu_layout.measure_cpu_layout: one run with every thread or two at once)."""
 
     checks: pd.DataFrame
     calibration: dict[str, dict]
+    cpu_layout: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,14 +147,26 @@ def runs_per_gpu(calibration: dict[str, dict]) -> tuple[int, float, str]:
                                              f"of {len(gains)}), so each of two runs is ~x{2 / min(gain, 2.0):.2f} slower")
 
 
+def check_cpu_layout(calibration: dict[str, dict], batch: int | None, steps: int) -> tuple[list[dict], dict]:
+    """(check rows, layout): one run with every thread or two at once, per calibrated family, then the campaign's."""
+    cases = [case_from_config(family["experiment"]) for family in calibration.values()]
+    layout = measure_cpu_layout(cases, batch=batch, steps=steps)
+    rows = [{"check": f"cpu layout {label}", "ok": bool(f["ok"]), "detail": f["reason"]}
+            for label, f in layout["families"].items()]
+    return rows + [{"check": "cpu layout", "ok": True, "detail": layout["reason"]}], layout
+
+
 def preflight(only: list[str] | None = None, profile: str = "full", data_dir=None, device: str = "auto",
-              steps: int = 3, batch: int | None = None) -> Preflight:
-    """Every check, then the calibration of each planned model family."""
+              steps: int = 3, batch: int | None = None, layout_steps: int = 5) -> Preflight:
+    """Every check, then the calibration of each planned model family; on a CPU, the layout measurement
+    (`layout_steps` timed steps per layout and family, at `batch` or each experiment's; 0: not measured)."""
     dev = resolve_device(device)
     experiments = list(dict.fromkeys(run.experiment for run in campaign_runs(only, profile)))
     rows = check_versions() + check_device(dev) + check_datasets(experiments, profile, data_dir)
     timed, calibration = calibrate(experiments, dev, steps, batch)
-    return Preflight(pd.DataFrame(rows + timed), calibration)
+    layout_rows, layout = check_cpu_layout(calibration, batch, layout_steps) \
+        if dev.type == "cpu" and layout_steps > 0 and calibration else ([], None)
+    return Preflight(pd.DataFrame(rows + timed + layout_rows), calibration, layout)
 
 
 def write_calibration(path: str | Path, result: Preflight, device: str = "auto") -> None:
@@ -159,6 +176,9 @@ def write_calibration(path: str | Path, result: Preflight, device: str = "auto")
                "method": "engine train step on an in-memory batch (synthetic-tensor upper bound)",
                "runs_per_gpu": runs, "slowdown_when_sharing": slowdown, "runs_per_gpu_reason": why,
                "families": result.calibration}
+    if result.cpu_layout is not None:
+        payload["cpu_layout"] = result.cpu_layout
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(payload, indent=1) + "\n")
 
 
@@ -168,11 +188,21 @@ def read_calibration(path: str | Path) -> dict[tuple[str, int], float]:
     return {(f["model"], int(f["input_size"])): float(f["img_per_s"]) for f in payload["families"].values()}
 
 
-def read_concurrency(path: str | Path) -> tuple[int, float, str]:
-    """(runs per GPU, slowdown of each when sharing, why) recorded in a calibration file."""
+def read_concurrency(path: str | Path, cpu: bool = False) -> tuple[int, float, str]:
+    """(runs per GPU, slowdown of each when sharing, why) recorded in a calibration file; cpu: (runs at once on
+    this CPU, slowdown, why) from its measured CPU layout, one at a time when it has none or was measured on a
+    machine with another number of CPUs."""
     payload = _calibration_file(path)
-    return int(payload.get("runs_per_gpu", 1)), float(payload.get("slowdown_when_sharing", 1.0)), \
-        str(payload.get("runs_per_gpu_reason", "one run per GPU"))
+    if not cpu:
+        return int(payload.get("runs_per_gpu", 1)), float(payload.get("slowdown_when_sharing", 1.0)), \
+            str(payload.get("runs_per_gpu_reason", "one run per GPU"))
+    layout = payload.get("cpu_layout")
+    if not layout:
+        return 1, 1.0, "one run at a time: no CPU layout in the calibration (run `campaign preflight` on this CPU)"
+    if int(layout["cpus"]) != (os.cpu_count() or 1):
+        return 1, 1.0, f"one run at a time: the CPU layout was measured with {layout['cpus']} CPUs, this machine has " \
+                       f"{os.cpu_count()}"
+    return int(layout["runs_at_once"]), float(layout["slowdown_when_sharing"]), str(layout["reason"])
 
 
 def _calibration_file(path: str | Path) -> dict:

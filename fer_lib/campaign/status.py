@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_lib.campaign.plan import COMPLETE, RUNNABLE
 from fer_lib.runs.store import list_runs
 
 
@@ -18,9 +19,9 @@ def campaign_status(table: pd.DataFrame, work_dir: Path) -> pd.DataFrame:
                  if not work_runs.empty else pd.Series(dtype=int))
     rows = []
     for experiment, runs in table.groupby("experiment", sort=False):
-        todo = runs[runs["status"] == "to run"]
+        todo = runs[runs["status"].isin(RUNNABLE)]
         rows.append({"paper": runs["paper"].iloc[0], "experiment": experiment, "runs": len(runs),
-                     "complete": int((runs["status"] == "complete (skipped)").sum()),
+                     "complete": int((runs["status"] == COMPLETE).sum()),
                      "half-done (resumable)": int(resumable.get(experiment, 0)), "to run": len(todo),
                      "no dataset here": int((runs["status"] == "dataset unavailable").sum()),
                      "est. minutes left": round(float(todo["est. minutes"].sum()), 1)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,6 +32,24 @@ def _plan_options(parser: argparse.ArgumentParser) -> None:
                         help="img/s measured by `campaign preflight --out FILE` (replace the estimates)")
     parser.add_argument("--tflops", type=float, default=planning.ASSUMED_TFLOPS,
                         help="assumed sustained training TFLOP/s where nothing was measured")
+    parser.add_argument("--retrain-older-engine", action="store_true",
+                        help="a complete run trained before this engine (its manifest has no 'allocator') does not "
+                             "count as done: it is trained again; the old run stays in the record")
+
+
+def _preflight_parser(sub) -> None:
+    pre = sub.add_parser("preflight", help="check versions, device, bf16, data; time each model family")
+    pre.add_argument("--only", nargs="+", default=None, metavar="P")
+    pre.add_argument("--profile", default="full", choices=["full", "smoke"])
+    pre.add_argument("--data-dir", default=None)
+    pre.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pre.add_argument("--steps", type=int, default=3, help="timed steps per model family")
+    pre.add_argument("--batch", type=int, default=None, help="batch for timing (default: each experiment's)")
+    pre.add_argument("--layout-steps", type=int, default=5,
+                     help="CPU: timed steps of one run with all threads and of two at once with half each, per "
+                          "model family, at --batch or each experiment's (0: not measured)")
+    pre.add_argument("--out", default=None, metavar="FILE", help="write the calibration (JSON) here")
+    pre.set_defaults(handler=_preflight)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +63,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _plan_options(runner)
     runner.add_argument("--executor", default="local", choices=["local", "slurm"])
     runner.add_argument("--parallel", type=int, default=None,
-                        help="local: runs at once (default: per GPU as the calibration measured, one per GPU without it; 1 on CPU)")
+                        help="local: runs at once (default: per GPU as the calibration measured, one per GPU without it; on a "
+                             "CPU the layout the calibration measured, else 1; threads: CPUs // N each)")
     runner.add_argument("--gpus-per-job", type=int, default=None, help="default: 1 on Slurm; local: 1 where CUDA is, else 0")
     runner.add_argument("--cpus-per-job", type=int, default=8, help="slurm: CPUs per job")
     runner.add_argument("--partition", default=None, help="slurm partition")
@@ -54,20 +74,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                                          "(default: scratch/campaign; shared storage on Slurm)")
     runner.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     runner.add_argument("--dry-run", action="store_true", help="print the jobs and stop")
+    runner.add_argument("--commit", action="store_true",
+                        help="commit each published run folder, alone, in the git repository holding the record, "
+                             "as it lands (a failed commit keeps the run and is said in the outcome)")
     runner.set_defaults(handler=_run)
     where = sub.add_parser("status", help="per experiment: complete, half-done (resumable), left")
     _plan_options(where)
     where.add_argument("--work-dir", default=None, help="the campaign's work folder (default: scratch/campaign)")
     where.set_defaults(handler=_status)
-    pre = sub.add_parser("preflight", help="check versions, device, bf16, data; time each model family")
-    pre.add_argument("--only", nargs="+", default=None, metavar="P")
-    pre.add_argument("--profile", default="full", choices=["full", "smoke"])
-    pre.add_argument("--data-dir", default=None)
-    pre.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    pre.add_argument("--steps", type=int, default=3, help="timed steps per model family")
-    pre.add_argument("--batch", type=int, default=None, help="batch for timing (default: each experiment's)")
-    pre.add_argument("--out", default=None, metavar="FILE", help="write the calibration (JSON) here")
-    pre.set_defaults(handler=_preflight)
+    _preflight_parser(sub)
     pack = sub.add_parser("pack-data", help="pack <name>.npz of the data dir for transfer (lossless, checked)")
     pack.add_argument("names", nargs="+", help="file names without .npz, e.g. rafdb_basic")
     pack.add_argument("--data-dir", default=None)
@@ -93,7 +108,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _table(args) -> pd.DataFrame:
     measured = checks.read_calibration(args.calibration) if args.calibration else None
     return planning.plan(args.budget_minutes, args.only, args.data_dir, measured=measured, tflops=args.tflops,
-                         profile=args.profile)
+                         profile=args.profile, retrain_older_engine=args.retrain_older_engine)
 
 
 def _plan(args) -> int:
@@ -103,9 +118,10 @@ def _plan(args) -> int:
     shown = PLAN_COLUMNS + (["fits budget"] if args.budget_minutes else [])
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
         print(table[shown].to_string(index=False))
-    todo = table[table["status"] == "to run"]
-    print(f"\n{len(table)} runs: {len(todo)} to run ({todo['est. minutes'].sum():.0f} estimated minutes), "
-          f"{(table['status'] == 'complete (skipped)').sum()} complete, "
+    todo = table[table["status"].isin(planning.RUNNABLE)]
+    print(f"\n{len(table)} runs: {len(todo)} to run ({todo['est. minutes'].sum():.0f} estimated minutes; "
+          f"{(table['status'] == planning.RETRAIN).sum()} of them retrain an older engine's run), "
+          f"{(table['status'] == planning.COMPLETE).sum()} complete, "
           f"{(table['status'] == 'dataset unavailable').sum()} without their dataset here.")
     if args.budget_minutes:
         fits = table[table["fits budget"].astype(bool)]
@@ -121,10 +137,13 @@ def _run(args) -> int:
     default_gpus = 1 if args.executor == "slurm" else int(torch.cuda.is_available())
     gpus = args.gpus_per_job if args.gpus_per_job is not None else default_gpus
     n_gpus = torch.cuda.device_count() if gpus else 0
-    per_gpu, slowdown, why = checks.read_concurrency(args.calibration) if args.calibration and n_gpus else (1, 1.0, "")
-    parallel = args.parallel or per_gpu * max(1, n_gpus)
+    on_cpu = not n_gpus and args.executor == "local"  # runs share this machine's CPU
+    per_device, slowdown, why = checks.read_concurrency(args.calibration, cpu=on_cpu) \
+        if args.calibration and (n_gpus or on_cpu) else (1, 1.0, "")
+    parallel = args.parallel or per_device * max(1, n_gpus)
     if args.parallel is None and why:
-        print(f"[campaign] {why} (calibration) -> {parallel} at once")
+        threads = f", {max(1, (os.cpu_count() or 1) // parallel)} thread(s) each" if on_cpu else ""
+        print(f"[campaign] {why} (calibration) -> {parallel} at once{threads}")
     work = Path(args.work_dir or scratch_dir() / "campaign").resolve()
     jobs = executors.planned_jobs(_table(args), work, args.data_dir, args.device,
                                   within_budget=args.executor == "slurm",
@@ -139,10 +158,12 @@ def _run(args) -> int:
     if not jobs:
         outcomes = []
     elif args.executor == "local":
-        outcomes = executors.run_local(jobs, folder, args.budget_minutes, parallel=parallel, gpus=n_gpus)
+        outcomes = executors.run_local(jobs, folder, args.budget_minutes, parallel=parallel, gpus=n_gpus,
+                                       commit=args.commit)
     else:
         outcomes = executors.submit_slurm(jobs, folder, gpus=gpus, cpus=args.cpus_per_job, partition=args.partition,
-                                          array_parallelism=args.array_parallelism, wait=not args.no_wait)
+                                          array_parallelism=args.array_parallelism, wait=not args.no_wait,
+                                          commit=args.commit)
     table = pd.DataFrame(outcomes, columns=["run", "state", "est. minutes", "minutes", "img/s", "detail"])
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"campaign-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"  # a portable file name
@@ -166,7 +187,8 @@ def _status(args) -> int:
 
 
 def _preflight(args) -> int:
-    result = checks.preflight(args.only, args.profile, args.data_dir, args.device, args.steps, args.batch)
+    result = checks.preflight(args.only, args.profile, args.data_dir, args.device, args.steps, args.batch,
+                              layout_steps=args.layout_steps)
     with pd.option_context("display.width", 200, "display.max_colwidth", 120):
         print(result.checks.to_string(index=False))
     if args.out:

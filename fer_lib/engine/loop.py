@@ -8,6 +8,7 @@ recipe, so a copy is never an exact duplicate.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -212,6 +213,7 @@ def _record_progress(recorder: RunRecorder, state: FitState) -> None:
     recorder.write_history(state.history)
     recorder.update(epochs_run=state.epoch, best_epoch=state.best_epoch, best_val_metric=state.best_value,
                     train_img_per_s=_median([r["img_per_s"] for r in state.history]),
+                    load_1m_median=_median([r.get("load_1m", float("nan")) for r in state.history]),
                     stopped_early=state.stopped_early, updated=utc_now())
 
 
@@ -250,7 +252,7 @@ def fit(model: nn.Module, splits: TrainingSplits, cfg: dict, *, rt: Runtime, cri
             scheduler.step()
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_loss": va["loss"],
                "val_acc": va["acc"], "val_f1_weighted": va["f1_weighted"], "epoch_s": time.perf_counter() - t0,
-               "img_per_s": tr["img_per_s"]}
+               "img_per_s": tr["img_per_s"], "load_1m": round(os.getloadavg()[0], 2)}  # the CPU shared or not
         state.history.append(row)
         state.epoch = epoch
         values = {"val_acc": va["acc"], "val_loss": va["loss"], "val_f1_weighted": va["f1_weighted"]}

@@ -37,7 +37,7 @@ SCHEMA_VERSION = 2
 
 
 HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1_weighted",
-                   "epoch_s", "img_per_s"]
+                   "epoch_s", "img_per_s", "load_1m"]  # load_1m: 1-minute load average at the epoch's end
 
 
 def utc_now() -> str:
