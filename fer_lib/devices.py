@@ -35,36 +35,40 @@ _CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 def cpu_bf16_hardware(cpuinfo: str | None = None) -> bool:
     """Whether this CPU's flags (/proc/cpuinfo, or `cpuinfo`) name native bf16 matrix units (AMX-BF16, AVX512-BF16):
     a fact of the machine, which no setting changes."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                cpuinfo = f.read()
-        except OSError:
-            return False
-    flags = set()
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
+    flags = _cpu_flags(cpuinfo)
     return any(flag in flags for flag in _CPU_BF16_FLAGS)
 
 
-def cpu_has_amx(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU has AMX-BF16 tile units (/proc/cpuinfo flag amx_bf16)."""
-    return _cpu_flag("amx_bf16", cpuinfo)
-
-
-def _cpu_flag(flag: str, cpuinfo: str | None) -> bool:
+def _cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's flags from /proc/cpuinfo (or `cpuinfo`); empty where there is none."""
     if cpuinfo is None:
         try:
             with open("/proc/cpuinfo", encoding="utf-8") as f:
                 cpuinfo = f.read()
         except OSError:
-            return False
+            return set()
     for line in cpuinfo.splitlines():
         if line.startswith("flags"):
-            return flag in line.split(":", 1)[1].split()
-    return False
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_has_amx(cpuinfo: str | None = None) -> bool:
+    """Whether torch may use AMX-BF16 tile units here: the CPU has them (/proc/cpuinfo flag amx_bf16) and the
+    kernels are not held below AVX-512 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA)."""
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2"):
+        return False
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper().startswith(("SSE", "AVX2", "AVX ", "AVX_")):
+        return False
+    return "amx_bf16" in _cpu_flags(cpuinfo)
+
+
+def load_avg() -> float | None:
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
 
 def cpu_bf16_native(cpuinfo: str | None = None) -> bool:

@@ -70,7 +70,7 @@ def test_campaign_run_on_a_cpu_follows_the_measured_layout_unless_told(tmp_path,
     cal = _calibration(tmp_path / "cal.json", 2)
     assert read_concurrency(cal, cpu=True) == (2, 1.5, "two runs at once, 1 thread(s) each: measured")
     assert read_concurrency(cal)[0] == 1  # the GPU reading is untouched
-    assert read_concurrency(_calibration(tmp_path / "other.json", 2, cpus=64), cpu=True)[0] == 1  # another machine
+    assert read_concurrency(_calibration(tmp_path / "other.json", 2, cpus=(os.cpu_count() or 1) + 1), cpu=True)[0] == 1  # another machine
     args = ["campaign", "run", "--profile", "smoke", "--only", "p3_resnet50_weighted", "--calibration", str(cal),
             "--work-dir", str(tmp_path / "work"), "--dry-run"]
     assert main(args) == 0
@@ -145,6 +145,19 @@ def test_each_published_run_is_committed_alone_as_it_lands(tmp_path, monkeypatch
     elsewhere = _published_run(tmp_path / "not-a-repo" / "runs")
     detail = record_git.commit_outcome(elsewhere)
     assert detail.startswith("commit failed, run kept uncommitted") and (elsewhere / "manifest.json").exists()
+    # An ignored folder (a pipeline check) is not committed; a failed commit leaves nothing of the run staged.
+    (repo / ".gitignore").write_text("/scratch/\n")
+    ignored = _published_run(repo / "scratch" / "runs")
+    assert "ignored by git" in record_git.commit_outcome(ignored)
+    other = _published_run(repo / "results" / "more")
+    _git(repo, "config", "core.hooksPath", str(tmp_path / "hooks"))
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "pre-commit").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "hooks" / "pre-commit").chmod(0o755)
+    assert record_git.commit_outcome(other).startswith("commit failed")
+    assert _git(repo, "diff", "--cached", "--name-only").split() == ["other.txt"]
+    _git(repo, "checkout", "-q", "--detach")
+    assert "detached HEAD" in record_git.commit_outcome(other)
 
 
 def _record_run(experiment: str, seed: int, stamp: str, engine: bool) -> None:

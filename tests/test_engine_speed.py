@@ -16,10 +16,11 @@ from fer_lib import allocator
 from fer_lib.bench.cases import ENGINE_OPTIONS, with_engine
 from fer_lib.bench.engine_gain import engine_env, gain_table
 from fer_lib.config import load_config, upgrade_stored_config
+from fer_lib.devices import cpu_has_amx
 from fer_lib.engine import runtime as rt_mod
 from fer_lib.engine.runtime import Fp32DepthwiseConv2d, keep_depthwise_fp32, make_runtime, prepare_model
-from fer_lib.models import create_model
 from fer_lib.bench import make_case
+from fer_lib.models import create_model
 
 CPU = torch.device("cpu")
 
@@ -41,11 +42,23 @@ def test_the_allocator_is_set_at_import_and_the_baseline_keeps_glibc_defaults():
     assert engine_env("baseline")["FER_MALLOC"] == "system" and "FER_MALLOC" not in engine_env("tuned")
 
 
-def test_a_preloaded_allocator_is_left_alone(monkeypatch):
-    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+def test_a_preloaded_allocator_is_left_alone_and_the_baseline_drops_it(monkeypatch):
+    monkeypatch.setitem(allocator._state, "allocator", allocator.allocator())  # put back after the test
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /opt/libother.so")
     assert allocator.configure() == "jemalloc (LD_PRELOAD)"
-    monkeypatch.delenv("LD_PRELOAD")
-    allocator.configure()
+    assert engine_env("baseline")["LD_PRELOAD"] == "/opt/libother.so"
+
+
+def test_amx_counts_only_where_the_kernels_may_use_it(monkeypatch):
+    flags = "flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert cpu_has_amx(flags) and not cpu_has_amx(flags.replace(" amx_bf16", ""))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert not cpu_has_amx(flags)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert not cpu_has_amx(flags)
 
 
 def test_auto_layout_is_channels_last_on_cpu_and_fp32_depthwise_only_for_bf16_on_amx(monkeypatch):

@@ -27,10 +27,13 @@ GAIN_KEYS = ["paper", "model", "input_size", "mode", "pipeline", "batch", "preci
 
 
 def engine_env(engine: str) -> dict[str, str]:
-    """The child's environment: the baseline runs under glibc's allocator defaults."""
+    """The child's environment: the baseline runs under glibc's allocator defaults (no preloaded allocator)."""
     env = dict(os.environ)
     if engine == "baseline":
         env["FER_MALLOC"] = "system"
+        kept = [lib for lib in env.get("LD_PRELOAD", "").split() if not any(
+            name in lib for name in ("jemalloc", "tcmalloc", "mimalloc"))]
+        env["LD_PRELOAD"] = " ".join(kept)
     else:
         env.pop("FER_MALLOC", None)
     return env

@@ -58,6 +58,7 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
     cases = with_precisions(list(cases) if cases is not None else resolve_cases(models), dev, precisions)
     cases = with_engine(cases, engine)
     started, t0, load_start = utc_now(), time.perf_counter(), os.getloadavg()
+    threads_used = threads or torch.get_num_threads()
     rows, used, settings = [], {}, {}
     with cpu_threads(threads):
         for case in cases:
@@ -78,7 +79,7 @@ def run_benchmark(models: Iterable[str] | None = None, device: str | torch.devic
         auto_precision=precision_name(autocast_dtype("auto", dev)),
         finished=utc_now(), wall_s=round(time.perf_counter() - t0, 1), git=git_info(), versions=library_versions(),
         engine=engine, allocator=allocator(), engine_options=ENGINE_OPTIONS[engine],
-        quick=bool(quick or dev.type == "cpu"), threads=torch.get_num_threads() if dev.type == "cpu" else None,
+        quick=bool(quick or dev.type == "cpu"), threads=threads_used if dev.type == "cpu" else None,
         cpu_count=os.cpu_count(), usual_num_workers=default_workers() if num_workers is None else num_workers,
         load_average_start=list(load_start), load_average_end=list(os.getloadavg()), seed=seed,
         pipelines=PIPELINE_NOTES, timing=TIMING_NOTE, memory=MEMORY_NOTE, data=DATA_NOTE, settings=used,

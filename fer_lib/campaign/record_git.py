@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 from fer_lib.config import run_fold
 from fer_lib.runs.store import MANIFEST, stored_config
 
 GIT_TIMEOUT_S = 120
+LOCK_TRIES = 5      # a held index.lock: another git command in the record's checkout
+LOCK_WAIT_S = 2.0   # waited out for 2, 4, 6, 8 s
 
 
 class CommitError(RuntimeError):
@@ -58,21 +61,57 @@ def _git(repo: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
-        raise CommitError(f"git {args[0]} (exit {done.returncode}): {lines[-1] if lines else 'no message'}")
+        said = " ".join(line.strip() for line in lines[:3]) or "no message"
+        raise CommitError(f"git {args[0]} (exit {done.returncode}): {said[:400]}")
     return done.stdout.strip()
 
 
 def commit_run(run_dir: str | Path) -> str:
-    """Commit exactly `run_dir` in the repository that holds it; the new commit's short hash."""
+    """Commit exactly `run_dir` in the repository that holds it; the new commit's short hash.
+
+    Refused (CommitError) on a detached HEAD or mid-merge/rebase (a commit there is easily lost) and for a git-ignored
+    folder (a pipeline check under scratch/); a commit that fails leaves nothing staged. A held index lock (someone
+    committing in that checkout) is waited out for a few tries."""
     run_dir = Path(run_dir).resolve()
     try:
+        message = commit_message(run_dir)
         top = Path(_git(run_dir, "rev-parse", "--show-toplevel"))
         relative = str(run_dir.relative_to(top.resolve()))
-        _git(top, "add", "--", relative)
-        _git(top, "commit", "--quiet", "-m", commit_message(run_dir), "--", relative)
+        _check_committable(top, relative)
+        _with_lock_retries(top, "add", "--", relative)
+        try:
+            _with_lock_retries(top, "commit", "--quiet", "-m", message, "--", relative)
+        except CommitError:
+            subprocess.run(["git", "-C", str(top), "reset", "-q", "--", relative], capture_output=True,
+                           timeout=GIT_TIMEOUT_S)
+            raise
         return _git(top, "rev-parse", "--short", "HEAD")
     except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as err:  # JSONDecodeError: a ValueError
         raise CommitError(f"{type(err).__name__}: {err}") from None
+
+
+def _check_committable(top: Path, relative: str) -> None:
+    if subprocess.run(["git", "-C", str(top), "check-ignore", "-q", "--", relative], capture_output=True,
+                      timeout=GIT_TIMEOUT_S).returncode == 0:
+        raise CommitError(f"{relative} is ignored by git (not part of the record)")
+    if subprocess.run(["git", "-C", str(top), "symbolic-ref", "-q", "HEAD"], capture_output=True,
+                      timeout=GIT_TIMEOUT_S).returncode != 0:
+        raise CommitError(f"{top} has a detached HEAD: check out the record's branch")
+    git_dir = Path(_git(top, "rev-parse", "--absolute-git-dir"))
+    busy = [name for name in ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD") if (git_dir / name).exists()]
+    if busy:
+        raise CommitError(f"{top} is in the middle of a merge or rebase ({', '.join(busy)}): finish it first")
+
+
+def _with_lock_retries(top: Path, *args: str, tries: int = LOCK_TRIES) -> str:
+    for attempt in range(tries):
+        try:
+            return _git(top, *args)
+        except CommitError as err:
+            if "index.lock" not in str(err) or attempt == tries - 1:
+                raise
+            time.sleep(LOCK_WAIT_S * (attempt + 1))
+    raise CommitError("unreachable")
 
 
 def commit_outcome(run_dir: str | Path | None) -> str:

@@ -92,7 +92,7 @@ def _where_it_runs(rt: Runtime) -> dict:
     instruction set, precision. Recorded when a run starts and again each time it resumes."""
     return {"device": device_name(rt.device), "device_type": rt.device.type,
             "cpu_capability": cpu_capability() if rt.device.type == "cpu" else None,
-            "precision": precision_name(rt.amp_dtype)}
+            "precision": precision_name(rt.amp_dtype), "allocator": allocator()}
 
 
 def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits: TrainingSplits, plan_info,
@@ -108,7 +108,7 @@ def _start_manifest(recorder: RunRecorder, cfg: dict, ds, indices: dict, splits:
                  "channels": 1 if ds.images.ndim == 3 else 3, "grayscale": ds.images.ndim == 3},
         data_dir=portable(str(data_dir)) if data_dir else None, split_sizes=split_sizes, resample=plan_info,
         seed=seed, **_where_it_runs(rt), precision_setting=cfg["train"]["precision"],
-        channels_last=rt.channels_last, dwconv_fp32=rt.dwconv_fp32, compiled=compiled, allocator=allocator(),
+        channels_last=rt.channels_last, dwconv_fp32=rt.dwconv_fp32, compiled=compiled,
         versions=library_versions(),
         num_params=int(sum(p.numel() for p in model.parameters())), pretrained=_pretrained_label(cfg, model),
         epochs=total_epochs, epochs_override=epochs_override, recipe_epochs=_recipe_epochs(cfg), started=utc_now(),

@@ -8,7 +8,6 @@ recipe, so a copy is never an exact duplicate.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
@@ -22,7 +21,7 @@ from sklearn.metrics import f1_score
 
 from fer_lib.augment import Augment
 from fer_lib.data import class_weights
-from fer_lib.devices import synchronize
+from fer_lib.devices import load_avg, synchronize
 from fer_lib.engine.batches import SplitData, TrainingSplits
 from fer_lib.engine.predict import predict
 from fer_lib.engine.runtime import Runtime, log, prepare_batch, progress_enabled
@@ -252,7 +251,7 @@ def fit(model: nn.Module, splits: TrainingSplits, cfg: dict, *, rt: Runtime, cri
             scheduler.step()
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"], "val_loss": va["loss"],
                "val_acc": va["acc"], "val_f1_weighted": va["f1_weighted"], "epoch_s": time.perf_counter() - t0,
-               "img_per_s": tr["img_per_s"], "load_1m": round(os.getloadavg()[0], 2)}  # the CPU shared or not
+               "img_per_s": tr["img_per_s"], "load_1m": load_avg()}  # the CPU shared or not
         state.history.append(row)
         state.epoch = epoch
         values = {"val_acc": va["acc"], "val_loss": va["loss"], "val_f1_weighted": va["f1_weighted"]}

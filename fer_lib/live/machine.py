@@ -8,15 +8,7 @@ from typing import Any
 
 import torch
 
-from fer_lib.devices import cpu_model
-
-
-def load_avg() -> float | None:
-    """The 1-minute load average (None where the OS has none)."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (OSError, AttributeError):
-        return None
+from fer_lib.devices import cpu_model, load_avg
 
 
 def machine_info(device: str, load_start: float | None) -> dict[str, Any]:

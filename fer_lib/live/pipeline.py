@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from fer_lib.devices import resolve_device
+from fer_lib.devices import load_avg, resolve_device
 from fer_lib.live.detect import create_detector
 from fer_lib.live.display import Display
 from fer_lib.live.errors import LiveInputError
-from fer_lib.live.machine import load_avg
 from fer_lib.live.model import FaceClassifier, checkpoint_path, load_run
 from fer_lib.live.options import LiveOptions, LiveReport, RunStats
 from fer_lib.live.prediction_log import PredictionLog
