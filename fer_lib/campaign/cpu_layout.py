@@ -30,6 +30,10 @@ from fer_lib.bench.pipelines import make_train_step, setup_case, upper_bound_fee
 from fer_lib.bench.timing import time_steps
 from fer_lib.devices import load_avg
 
+# A real run holds more than the measured step: the dataset, its splits, evaluation batches, and the heap the
+# allocator keeps (fer_lib.allocator). Measured: P2 C5 on RAF-DB peaked at 10.0 GB RSS against 6.7 GB for the
+# synthetic train step at batch 128 (x1.5).
+REAL_RUN_FACTOR = 1.5
 MEMORY_SHARE = 0.8  # two runs at once only when 2 x one run's peak memory stays under this share of the machine's
 MIN_GAIN = 1.10  # two at once must give 10 % more images per second in total: a few timed steps are noisy
 BARRIER_TIMEOUT_S = 900.0  # a process that never reaches the barrier (crashed, killed for memory) ends the measurement
@@ -74,7 +78,7 @@ def _layout_child(index: int, case: BenchCase, batch: int, steps: int, warmup: i
             out["one_run_s"], built = _timed_span(case, batch, steps, warmup, cpus, None)
             peak.value = _peak_bytes()
         barrier.wait(BARRIER_TIMEOUT_S)  # the single run is timed; the second process built nothing yet
-        if 2 * peak.value > limit_bytes:
+        if 2 * REAL_RUN_FACTOR * peak.value > limit_bytes:
             out["peak_bytes"] = _peak_bytes()
             results.put(out)
             return
@@ -123,8 +127,8 @@ def family_layout(label: str, batch: int, steps: int, cpus: int, memory: int, ou
     one = batch * steps / outs[0]["one_run_s"]
     row.update(one_run_img_per_s=round(one, 2), peak_rss_mb=round(peak / 2**20), ok=True)
     limit = MEMORY_SHARE * memory
-    if 2 * peak > limit:
-        return {**row, "runs_at_once": 1, "reason": f"{label}: one run at a time: two need 2 x {peak / 2**30:.1f} GiB, "
+    if 2 * REAL_RUN_FACTOR * peak > limit:
+        return {**row, "runs_at_once": 1, "reason": f"{label}: one run at a time: two need 2 x {REAL_RUN_FACTOR} x {peak / 2**30:.1f} GiB, "
                                                     f"over {MEMORY_SHARE:.0%} of {memory / 2**30:.1f} GiB"}
     if 1 not in outs or "two_runs_s" not in outs.get(1, {}):
         return {**row, "runs_at_once": 1, "ok": False, "reason": f"{label}: two runs at once not measured"}
