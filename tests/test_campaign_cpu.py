@@ -200,3 +200,22 @@ def test_a_campaign_from_a_pinned_clone_publishes_into_the_record_it_is_pointed_
     env = executors.job_environment(1)  # what each job is started with
     assert env["FER_RESULTS_DIR"] == str(main_results) and env["PYTHONPATH"].split(os.pathsep)[0] == str(PROJECT_ROOT)
     assert env["OMP_NUM_THREADS"] == "1"
+
+
+def _child_peak(queue) -> None:
+    queue.put(cpu_layout.peak_bytes())
+
+
+def test_a_spawned_child_reports_its_own_peak_not_its_parents():
+    """ru_maxrss survives fork and exec on Linux: a child measured with it reports the parent's peak."""
+    import multiprocessing as mp
+    import numpy as np
+
+    ballast = np.ones(1536 * 2**20, dtype=np.uint8)  # the parent's peak: 1.5 GiB more
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_peak, args=(queue,))
+    child.start()
+    child_peak = queue.get(timeout=120)
+    child.join(30)
+    assert child_peak < ballast.nbytes < cpu_layout.peak_bytes()  # with ru_maxrss the child reported >= the parent

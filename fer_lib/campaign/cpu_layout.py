@@ -63,8 +63,17 @@ def _timed_span(case: BenchCase, batch: int, steps: int, warmup: int, threads: i
     return time.perf_counter() - started, built
 
 
-def _peak_bytes() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+def peak_bytes() -> int:
+    """This process's peak resident memory: /proc/self/status VmHWM, which exec resets. (ru_maxrss is not a
+    spawned child's own: Linux carries it over fork and exec, so a child would report its parent's peak.)"""
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux; elsewhere the best there is
 
 
 def _layout_child(index: int, case: BenchCase, batch: int, steps: int, warmup: int, cpus: int, limit_bytes: int,
@@ -76,14 +85,14 @@ def _layout_child(index: int, case: BenchCase, batch: int, steps: int, warmup: i
         barrier.wait(BARRIER_TIMEOUT_S)  # both processes started (imports done) before anything is timed
         if index == 0:
             out["one_run_s"], built = _timed_span(case, batch, steps, warmup, cpus, None)
-            peak.value = _peak_bytes()
+            peak.value = peak_bytes()
         barrier.wait(BARRIER_TIMEOUT_S)  # the single run is timed; the second process built nothing yet
         if 2 * REAL_RUN_FACTOR * peak.value > limit_bytes:
-            out["peak_bytes"] = _peak_bytes()
+            out["peak_bytes"] = peak_bytes()
             results.put(out)
             return
         out["two_runs_s"], _ = _timed_span(case, batch, steps, warmup, max(1, cpus // 2), barrier, built)
-        out["peak_bytes"] = _peak_bytes()
+        out["peak_bytes"] = peak_bytes()
         results.put(out)
     except Exception as err:  # out of memory, a broken barrier: said, not hung
         barrier.abort()  # the other process stops waiting
