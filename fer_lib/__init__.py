@@ -10,6 +10,7 @@ Packages, one job each (ARCHITECTURE.md has the picture and the rules):
     live      the webcam / video demo
     study     what the notebooks call: tables, verdicts, comparisons, the report, the site, the campaign
     commands  one module per subcommand of `python -m fer_lib`
+    allocator the process's memory allocator, set at import (fast CPU training; FER_MALLOC=system keeps glibc's)
 """
 
 import os as _os
